@@ -1,0 +1,1 @@
+"""letsbet: betting platform for Kenya, Nigeria and Ghana."""

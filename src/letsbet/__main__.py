@@ -1,0 +1,3 @@
+from letsbet.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Players and staff: registration, login, tokens, roles."""

@@ -1,0 +1,52 @@
+"""Demo accounts for development (`make run`); refused in production by config validation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from letsbet.accounts import repository, service
+from letsbet.accounts.domain import Role
+
+# Fixed, documented development credentials: a newcomer logs in at once.
+DEMO_ACCOUNTS = (
+    {
+        "phone": "+254700000001",
+        "password": "demo-admin-pass",
+        "role": Role.ADMIN,
+        "first_name": "Demo",
+        "last_name": "Admin",
+    },
+    {
+        "phone": "+254700000002",
+        "password": "demo-compliance-pass",
+        "role": Role.COMPLIANCE,
+        "first_name": "Demo",
+        "last_name": "Compliance",
+    },
+    {
+        "phone": "+254712345678",
+        "password": "demo-player-pass",
+        "role": Role.PLAYER,
+        "first_name": "Amina",
+        "last_name": "Otieno",
+    },
+)
+
+
+async def seed(conn: AsyncConnection) -> list[dict[str, object]]:
+    """Create the demo accounts that do not exist yet; returns every demo account."""
+    for account in DEMO_ACCOUNTS:
+        if await repository.user_by_phone(conn, str(account["phone"])) is None:
+            await service.register(
+                conn,
+                phone=str(account["phone"]),
+                password=str(account["password"]),
+                country="KE",
+                date_of_birth=date(1990, 1, 1),
+                role=Role(account["role"]),
+                first_name=str(account["first_name"]),
+                last_name=str(account["last_name"]),
+            )
+    return [dict(a) for a in DEMO_ACCOUNTS]

@@ -1,0 +1,163 @@
+"""/api/auth/* and /api/me. Thin: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from letsbet.accounts import repository, service
+from letsbet.accounts.domain import Role
+from letsbet.accounts.lockout import LoginLockout
+from letsbet.accounts.schemas import (
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenResponse,
+    UserResponse,
+)
+from letsbet.accounts.tokens import Principal
+from letsbet.errors import LetsbetError, NotFound
+from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep, Tx, require_role
+from letsbet.platform.http.middleware import client_ip
+from letsbet.platform.http.ratelimit import rate_limit
+from letsbet.platform.observability import LOGINS, USERS_REGISTERED
+from letsbet.tenants import CountryNotAllowed, get_tenant
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+
+def _user_response(row: Any) -> UserResponse:
+    return UserResponse(
+        id=row.id,
+        phone=row.phone,
+        country=row.country_code,
+        currency=get_tenant(row.country_code).currency,
+        role=row.role,
+        status=row.status,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        created_at=row.created_at,
+    )
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserResponse,
+    dependencies=[Depends(rate_limit("auth"))],
+)
+async def register(body: RegisterRequest, conn: Tx, runtime: RuntimeDep) -> UserResponse:
+    if body.country not in runtime.settings.allowed_countries:
+        raise CountryNotAllowed(f"Registration in {body.country} is not open.")
+    user_id = await service.register(
+        conn,
+        phone=body.phone,
+        password=body.password,
+        country=body.country,
+        date_of_birth=body.date_of_birth,
+        first_name=body.first_name,
+        last_name=body.last_name,
+    )
+    USERS_REGISTERED.labels(body.country).inc()
+    return _user_response(await repository.user_by_id(conn, user_id))
+
+
+@router.post(
+    "/auth/login", response_model=TokenResponse, dependencies=[Depends(rate_limit("auth"))]
+)
+async def login(
+    body: LoginRequest, request: Request, conn: Tx, runtime: RuntimeDep
+) -> TokenResponse:
+    settings = runtime.settings
+    lockout = LoginLockout(
+        runtime.redis,
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_lockout_seconds,
+    )
+    ip = client_ip(request.scope, settings.trust_forwarded_for)
+    await lockout.check(body.phone, ip)
+    try:
+        user_id, role, country = await service.authenticate(
+            conn, phone=body.phone, password=body.password, country_hint=body.country
+        )
+    except LetsbetError as exc:
+        LOGINS.labels(exc.code).inc()
+        if isinstance(exc, service.InvalidCredentials):
+            await lockout.failed(body.phone, ip)
+        raise
+    if country not in settings.allowed_countries:
+        raise CountryNotAllowed()
+    await lockout.succeeded(body.phone)
+    LOGINS.labels("ok").inc()
+    pair = await service.issue_tokens(
+        conn, runtime.signer, user_id=user_id, role=role, country=country
+    )
+    return _pair(pair)
+
+
+def _pair(pair: service.TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+    )
+
+
+@router.post(
+    "/auth/refresh", response_model=TokenResponse, dependencies=[Depends(rate_limit("auth"))]
+)
+async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> TokenResponse:
+    # Own transaction: a detected reuse must commit its family revocation, then answer 401.
+    reused: LetsbetError | None = None
+    async with runtime.db.transaction() as conn:
+        try:
+            pair = await service.rotate_refresh_token(conn, runtime.signer, body.refresh_token)
+        except service.RefreshTokenReused as exc:
+            reused = exc
+    if reused is not None:
+        raise reused
+    return _pair(pair)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+async def logout(
+    body: LogoutRequest, principal: CurrentUser, conn: Tx, runtime: RuntimeDep
+) -> Response:
+    await service.logout(
+        conn, runtime.signer, user_id=principal.user_id, refresh_token=body.refresh_token
+    )
+    # Deny the access token for the rest of its life.
+    ttl = max(1, int(principal.expires_at.timestamp() - time.time()))
+    await runtime.redis.set(f"auth:revoked:{principal.token_id}", b"1", ex=ttl)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserResponse, dependencies=[Depends(rate_limit("read"))])
+async def me(principal: CurrentUser, conn: Conn) -> UserResponse:
+    row = await repository.user_by_id(conn, principal.user_id)
+    if row is None:
+        raise NotFound("This account no longer exists.")
+    return _user_response(row)
+
+
+@router.get(
+    "/admin/users/{user_id}",
+    response_model=UserResponse,
+    dependencies=[Depends(rate_limit("read"))],
+)
+async def admin_get_user(
+    user_id: uuid.UUID,
+    conn: Conn,
+    staff: Annotated[Principal, Depends(require_role(Role.ADMIN, Role.COMPLIANCE))],
+) -> UserResponse:
+    """Staff look-up of one account (admin and compliance roles)."""
+    row = await repository.user_by_id(conn, user_id)
+    if row is None:
+        raise NotFound(f"No account {user_id}.")
+    return _user_response(row)

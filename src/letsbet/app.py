@@ -1,0 +1,40 @@
+"""The api role's ASGI application (composition root for HTTP)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from letsbet.accounts.endpoints import router as accounts_router
+from letsbet.platform.config import Environment
+from letsbet.platform.health import router as health_router
+from letsbet.platform.http.errors import install_error_handlers
+from letsbet.platform.http.middleware import HttpEdge
+from letsbet.platform.http.ratelimit import RateLimiter
+from letsbet.platform.runtime import Runtime
+
+API_DESCRIPTION = """letsbet: sportsbook, provably fair crash game, mobile-money payments and
+compliance for Kenya, Nigeria and Ghana. Errors always look like
+`{"error": {"code": "...", "message": "...", "request_id": "..."}}`; amounts are decimal strings."""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="letsbet",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+    )
+    app.state.runtime = runtime
+    redis_url = runtime.settings.resolved_redis_url()
+    assert redis_url is not None
+    app.state.rate_limiter = RateLimiter(redis_url)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(accounts_router)
+    # Reads go through the runtime each request so SIGHUP changes apply without a restart.
+    app.add_middleware(
+        HttpEdge,
+        max_body_bytes=lambda: runtime.settings.max_body_bytes,
+        cors_origins=lambda: runtime.settings.cors_origins,
+        hsts=runtime.settings.environment == Environment.PRODUCTION,
+    )
+    return app

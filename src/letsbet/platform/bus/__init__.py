@@ -1,0 +1,1 @@
+"""Domain events: transactional outbox → relay → NATS JetStream → idempotent consumers."""

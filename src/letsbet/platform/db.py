@@ -1,0 +1,106 @@
+"""PostgreSQL access: one async engine per process, one transaction per command.
+
+SQLAlchemy Core table definitions (each domain's `tables.py`, all on `metadata`) are the single
+schema source; Alembic migrations are generated from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+COUNTRY_CODES = ("KE", "NG", "GH")
+
+
+def country_code_column() -> sa.Column[str]:
+    """Every tenant-scoped table carries this: NOT NULL, indexed, one of our countries."""
+    return sa.Column(
+        "country_code",
+        sa.CHAR(2),
+        sa.CheckConstraint("country_code IN ('KE','NG','GH')", name="country_code"),
+        nullable=False,
+        index=True,
+    )
+
+
+def asyncpg_url(url: str) -> str:
+    """postgresql://… (libpq style, as operators write it) → SQLAlchemy's asyncpg form."""
+    parts = urlsplit(url)
+    scheme = "postgresql+asyncpg"
+    query = []
+    for key, value in parse_qsl(parts.query):
+        # asyncpg takes `ssl` where libpq takes `sslmode`, with the same values.
+        query.append(("ssl", value) if key == "sslmode" else (key, value))
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def plain_url(url: str) -> str:
+    """The libpq form asyncpg.connect() and psql understand."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, application_name: str = "letsbet") -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            asyncpg_url(url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            connect_args={
+                "server_settings": {"application_name": application_name},
+                "command_timeout": 30,
+            },
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """The unit of work: commit on success, roll back on any error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def ensure_database(url: str) -> None:
+    """Create the target database if the server lacks it (embedded and fresh local servers)."""
+    import asyncpg
+
+    parts = urlsplit(plain_url(url))
+    name = parts.path.lstrip("/") or "postgres"
+    if name == "postgres":
+        return
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    conn = await asyncpg.connect(admin.replace("sslmode=", "ssl="))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()

@@ -1,0 +1,1 @@
+"""HTTP edge: error rendering, middleware, dependencies, rate limits."""

@@ -1,0 +1,95 @@
+"""Route dependencies: the runtime, a transaction per command, the caller and their role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from letsbet.accounts.domain import Role
+from letsbet.accounts.tokens import Principal
+from letsbet.errors import Forbidden, LetsbetError, Unauthorized
+from letsbet.platform.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per command, committed before the response is sent (scope=function)."""
+    async with get_runtime(request).db.transaction() as conn:
+        yield conn
+
+
+async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A read-only connection for queries."""
+    async with get_runtime(request).db.connect() as conn:
+        yield conn
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Tx = Annotated[AsyncConnection, Depends(transaction, scope="function")]
+Conn = Annotated[AsyncConnection, Depends(connection, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def peek_principal(request: Request) -> Principal | None:
+    """The verified caller if a valid access token is present, else None (never raises)."""
+    state = request.scope.setdefault("state", {})
+    if "principal" in state:
+        cached: Principal | None = state["principal"]
+        return cached
+    token = _bearer(request)
+    principal = None
+    if token:
+        try:
+            principal = get_runtime(request).signer.verify_access(token)
+        except LetsbetError:
+            principal = None
+    state["principal"] = principal
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorized("Send 'Authorization: Bearer <access token>'; log in to get one.")
+    runtime = get_runtime(request)
+    principal = runtime.signer.verify_access(token)  # raises invalid/expired
+    try:
+        revoked = await runtime.redis.exists(f"auth:revoked:{principal.token_id}")
+    except Exception:
+        revoked = 0  # logout denylist is best effort; tokens are short-lived anyway
+    if revoked:
+        raise Unauthorized("This session has ended; log in again.", code="token_revoked")
+    state = request.scope.setdefault("state", {})
+    state["principal"] = principal
+    state["user_id"] = str(principal.user_id)
+    structlog.contextvars.bind_contextvars(
+        user_id=str(principal.user_id), country=principal.country
+    )
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def dependency(principal: CurrentUser) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"This needs the {' or '.join(r.value for r in roles)} role.")
+        return principal
+
+    return dependency

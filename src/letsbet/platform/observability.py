@@ -1,0 +1,101 @@
+"""Structured logs (structlog) and Prometheus metrics shared by every role.
+
+Context (request_id, user_id, country) is bound with contextvars so every line of a request
+carries it. Secrets and PII are never logged: callers log ids, not phones or passwords, and the
+redaction processor below masks known sensitive keys if one slips through.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+_SENSITIVE = {
+    "password",
+    "token",
+    "access_token",
+    "refresh_token",
+    "secret",
+    "authorization",
+    "phone",
+    "pin",
+    "id_number",
+    "api_key",
+}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in _SENSITIVE.intersection(event):
+        event[key] = "***"
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "json") -> None:
+    """Idempotent; called at start and again on SIGHUP when LOG_LEVEL changes."""
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if fmt == "console"
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries using stdlib logging (uvicorn, alembic, nats) go to stderr at WARNING and up.
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
+    for noisy in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)
+
+
+# -- HTTP RED metrics (labelled by route template, never the raw path) -------------------------
+HTTP_REQUESTS = Counter(
+    "letsbet_http_requests_total",
+    "HTTP requests by route template and status",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "letsbet_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+HTTP_IN_FLIGHT = Gauge("letsbet_http_requests_in_flight", "HTTP requests being served")
+ERRORS = Counter("letsbet_errors_total", "Errors answered, by stable error code", ["code"])
+RATE_LIMITED = Counter("letsbet_rate_limited_total", "Requests refused by rate limits", ["scope"])
+
+# -- business and platform metrics ---------------------------------------------------------------
+USERS_REGISTERED = Counter("letsbet_users_registered_total", "Players registered", ["country"])
+LOGINS = Counter("letsbet_logins_total", "Login attempts by outcome", ["outcome"])
+OUTBOX_PUBLISHED = Counter("letsbet_outbox_published_total", "Outbox events published", ["subject"])
+OUTBOX_BACKLOG = Gauge("letsbet_outbox_backlog", "Outbox events not yet published")
+EVENTS_CONSUMED = Counter(
+    "letsbet_events_consumed_total", "Events handled by consumers", ["consumer", "outcome"]
+)
+ROLE_UP = Gauge("letsbet_role_up", "1 while a process role is running", ["role"])

@@ -1,0 +1,142 @@
+"""Process roles and their lifecycle: start, ready, drain, stop.
+
+`letsbet serve ROLE...` runs the named roles in one process; `letsbet run` runs all of them.
+Roles later issues fill in (games, settlement, payments, odds) start as idle workers whose
+lifecycle is already real: they connect, report readiness and stop cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import uvicorn
+
+from letsbet.platform.bus.relay import OutboxRelay
+from letsbet.platform.config import Settings
+from letsbet.platform.observability import ROLE_UP, get_logger
+from letsbet.platform.runtime import Runtime
+
+log = get_logger(__name__)
+
+ROLES = ("api", "relay", "games", "settlement", "payments", "odds")
+RoleMain = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the role runner owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _idle_worker(runtime: Runtime, stop: asyncio.Event) -> None:
+    await stop.wait()
+
+
+async def _relay(runtime: Runtime, stop: asyncio.Event) -> None:
+    await OutboxRelay(runtime.db, runtime.bus).run(stop)
+
+
+WORKERS: dict[str, RoleMain] = {
+    "relay": _relay,
+    "games": _idle_worker,
+    "settlement": _idle_worker,
+    "payments": _idle_worker,
+    "odds": _idle_worker,
+}
+
+
+async def serve(
+    settings: Settings, roles: tuple[str, ...], on_ready: Callable[[], None] | None = None
+) -> int:
+    """Run the roles until SIGTERM/SIGINT; SIGHUP reloads config. Returns the exit code."""
+    runtime = Runtime.create(settings, role="+".join(roles))
+    await runtime.start()
+    loop = asyncio.get_running_loop()
+    shutdown = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, shutdown.set)
+    loop.add_signal_handler(signal.SIGINT, shutdown.set)
+    loop.add_signal_handler(signal.SIGHUP, runtime.reload)
+
+    server: _Server | None = None
+    tasks: dict[str, asyncio.Task[None]] = {}
+    if "api" in roles:
+        from letsbet.app import create_app
+
+        config = uvicorn.Config(
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            loop="none",
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=int(settings.shutdown_drain_seconds) or None,
+        )
+        server = _Server(config)
+        tasks["api"] = asyncio.create_task(server.serve(), name="role-api")
+    for role in roles:
+        if role != "api":
+            tasks[role] = asyncio.create_task(
+                WORKERS[role](runtime, runtime.stopping), name=f"role-{role}"
+            )
+    if server is not None:
+        # uvicorn exposes `started` as a flag, not an event: poll it briefly.
+        while not server.started and not tasks["api"].done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    for role in roles:
+        ROLE_UP.labels(role).set(1)
+        log.info(
+            "role.ready",
+            role=role,
+            url=f"http://{settings.host}:{settings.port}" if role == "api" else None,
+        )
+    if on_ready:
+        on_ready()
+
+    crashed = asyncio.ensure_future(
+        asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+    )
+    await asyncio.wait(
+        [crashed, asyncio.ensure_future(shutdown.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    exit_code = 0
+    if not shutdown.is_set():
+        for name, task in tasks.items():
+            if task.done():
+                log.error(
+                    "role.crashed",
+                    role=name,
+                    error=repr(task.exception()) if not task.cancelled() else "cancelled",
+                )
+        exit_code = 1
+    crashed.cancel()
+
+    # Drain: readiness goes 503 first so load balancers stop sending, then stop accepting,
+    # let in-flight requests finish, and let workers finish their current message.
+    log.info("shutdown.begin", roles=roles, drain_seconds=settings.shutdown_drain_seconds)
+    runtime.draining = True
+    if settings.shutdown_readiness_delay_seconds:
+        await asyncio.sleep(settings.shutdown_readiness_delay_seconds)
+    runtime.stopping.set()
+    if server is not None:
+        server.should_exit = True
+    _, pending = await asyncio.wait(tasks.values(), timeout=settings.shutdown_drain_seconds + 5)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    for role in roles:
+        ROLE_UP.labels(role).set(0)
+    await runtime.close()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)
+    log.info("shutdown.complete", exit_code=exit_code)
+    return exit_code

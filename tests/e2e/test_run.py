@@ -1,0 +1,148 @@
+"""End to end: real `letsbet` processes, as a newcomer and an operator would run them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from letsbet.platform.config import Settings
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE", "REDIS", "NATS", "LETSBET"))
+    }
+    env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "info", **extra})
+    return env
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"letsbet exited early with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("letsbet did not become ready")
+
+
+@pytest.mark.slow
+def test_run_on_embedded_servers_then_sigterm_leaves_nothing_behind(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letsbet", "run"],
+        cwd=tmp_path,
+        env=_env(PORT=str(port), DATA_DIR=str(tmp_path / "data"), ENVIRONMENT="development"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_ready(port, process)
+        base = f"http://127.0.0.1:{port}"
+        ready = httpx.get(f"{base}/readyz").json()
+        assert {k: v["status"] for k, v in ready["checks"].items()} == {
+            "postgres": "ok",
+            "redis": "ok",
+            "nats": "ok",
+        }
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.get(f"{base}/docs").status_code == 200
+        login = httpx.post(
+            f"{base}/api/auth/login",
+            json={"phone": "+254712345678", "password": "demo-player-pass"},
+        )
+        assert login.status_code == 200, login.text
+        me = httpx.get(
+            f"{base}/api/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+        )
+        assert me.json()["role"] == "player"
+        metrics = httpx.get(f"{base}/metrics").text
+        assert (
+            'letsbet_http_request_duration_seconds_bucket{le="0.005",method="POST",'
+            'route="/api/auth/login"}' in metrics
+        )
+        children = psutil.Process(process.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "postgres" in names and "redis-server" in names and "nats-server" in names
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert time.monotonic() - started < 20
+        _, alive = psutil.wait_procs(children, timeout=5)
+        assert alive == [], f"left behind: {[p.pid for p in alive]}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.stdout.read().decode() if process.stdout else ""
+    assert "demo-player-pass" in output  # credentials printed once at start
+    assert "shutdown.complete" in output
+
+
+@pytest.mark.slow
+def test_sigterm_lets_an_in_flight_request_finish(settings: Settings) -> None:
+    port = free_port()
+    env = _env(
+        PORT=str(port),
+        ENVIRONMENT="test",
+        DATABASE_URL=settings.resolved_database_url() or "",
+        REDIS_URL=settings.resolved_redis_url() or "",
+        NATS_URL=settings.nats_url or "",
+        SHUTDOWN_DRAIN_SECONDS="10",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letsbet", "serve", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(port, process)
+        import socket
+
+        body = b'{"phone": "+254712345678", "password": "wrong-password", "country": "KE"}'
+        sock = socket.create_connection(("127.0.0.1", port))
+        # Headers and half the body now; the rest after SIGTERM: the request is in flight.
+        sock.sendall(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        # The listener closes to new connections while the old one is still served.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("still accepting new connections after SIGTERM")
+        sock.sendall(body[10:])
+        reply = sock.recv(65536).decode()
+        sock.close()
+        assert reply.startswith("HTTP/1.1 401"), reply[:200]
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
