@@ -17,7 +17,8 @@ compliance for Kenya, Nigeria and Ghana. Errors always look like
 `{"error": {"code": "...", "message": "...", "request_id": "..."}}`; amounts are decimal strings."""
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
+    """The api role's app; health_only=True gives worker roles /healthz, /readyz, /metrics."""
     app = FastAPI(
         title="letsbet",
         version="0.1.0",
@@ -29,7 +30,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = RateLimiter(redis_url)
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(accounts_router)
+    if not health_only:
+        app.include_router(accounts_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from letsbet.platform.config import Settings
-from tests.support import free_port
+from tests.support import free_port, random_phone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,3 +146,77 @@ def test_sigterm_lets_an_in_flight_request_finish(settings: Settings) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _external_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
+    return _env(
+        PORT=str(port),
+        ENVIRONMENT="test",
+        DATABASE_URL=settings.resolved_database_url() or "",
+        REDIS_URL=settings.resolved_redis_url() or "",
+        NATS_URL=settings.nats_url or "",
+        **extra,
+    )
+
+
+@pytest.mark.slow
+def test_worker_role_serves_health_only(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letsbet", "serve", "relay", "settlement"],
+        env=_external_env(settings, port),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(port, process)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/readyz").json()["role"] == "relay+settlement"
+        assert 'letsbet_role_up{role="relay"} 1.0' in httpx.get(f"{base}/metrics").text
+        assert httpx.post(f"{base}/api/auth/login", json={}).status_code == 404
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.slow
+def test_sighup_reloads_allowed_countries_without_restart(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _external_env(settings, port)
+    env.pop("ALLOWED_COUNTRIES", None)
+    (tmp_path / ".env").write_text("ALLOWED_COUNTRIES=KE,NG,GH\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letsbet", "serve", "api"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    body = {"password": "a long password", "country": "GH", "date_of_birth": "1990-01-01"}
+    try:
+        _wait_ready(port, process)
+        url = f"http://127.0.0.1:{port}/api/auth/register"
+        first = httpx.post(url, json={**body, "phone": random_phone("GH")})
+        assert first.status_code == 201, first.text
+        (tmp_path / ".env").write_text("ALLOWED_COUNTRIES=KE\n")
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:  # poll until the reload is visible, with a deadline
+            second = httpx.post(url, json={**body, "phone": random_phone("GH")})
+            if second.status_code == 403 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert second.status_code == 403
+        assert second.json()["error"]["code"] == "country_not_allowed"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert "config.reloaded" in output and "allowed_countries" in output

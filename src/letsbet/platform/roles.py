@@ -63,13 +63,13 @@ async def serve(
     loop.add_signal_handler(signal.SIGINT, shutdown.set)
     loop.add_signal_handler(signal.SIGHUP, runtime.reload)
 
-    server: _Server | None = None
-    tasks: dict[str, asyncio.Task[None]] = {}
-    if "api" in roles:
-        from letsbet.app import create_app
+    # Every process serves HTTP on PORT: the whole API for the api role, and only
+    # /healthz, /readyz and /metrics for worker roles (probes and scraping).
+    from letsbet.app import create_app
 
-        config = uvicorn.Config(
-            create_app(runtime),
+    server = _Server(
+        uvicorn.Config(
+            create_app(runtime, health_only="api" not in roles),
             host=settings.host,
             port=settings.port,
             loop="none",
@@ -81,17 +81,20 @@ async def serve(
             server_header=False,
             timeout_graceful_shutdown=int(settings.shutdown_drain_seconds) or None,
         )
-        server = _Server(config)
-        tasks["api"] = asyncio.create_task(server.serve(), name="role-api")
+    )
+    tasks: dict[str, asyncio.Task[None]] = {
+        "http": asyncio.create_task(server.serve(), name="http")
+    }
     for role in roles:
         if role != "api":
             tasks[role] = asyncio.create_task(
                 WORKERS[role](runtime, runtime.stopping), name=f"role-{role}"
             )
-    if server is not None:
-        # uvicorn exposes `started` as a flag, not an event: poll it briefly.
-        while not server.started and not tasks["api"].done():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+    # uvicorn exposes `started` as a flag, not an event: poll it briefly.
+    while not server.started and not tasks["http"].done():  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    if not server.started:
+        log.error("http.bind_failed", host=settings.host, port=settings.port)
     for role in roles:
         ROLE_UP.labels(role).set(1)
         log.info(
@@ -127,8 +130,7 @@ async def serve(
     if settings.shutdown_readiness_delay_seconds:
         await asyncio.sleep(settings.shutdown_readiness_delay_seconds)
     runtime.stopping.set()
-    if server is not None:
-        server.should_exit = True
+    server.should_exit = True
     _, pending = await asyncio.wait(tasks.values(), timeout=settings.shutdown_drain_seconds + 5)
     for task in pending:
         task.cancel()
