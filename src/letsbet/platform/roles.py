@@ -26,7 +26,7 @@ ROLES = ("api", "relay", "games", "settlement", "payments", "odds")
 RoleMain = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
 
 
-class _Server(uvicorn.Server):
+class HttpServer(uvicorn.Server):
     """uvicorn without its own signal handlers: the role runner owns shutdown."""
 
     @contextlib.contextmanager
@@ -67,7 +67,7 @@ async def serve(
     # /healthz, /readyz and /metrics for worker roles (probes and scraping).
     from letsbet.app import create_app
 
-    server = _Server(
+    server = HttpServer(
         uvicorn.Config(
             create_app(runtime, health_only="api" not in roles),
             host=settings.host,
@@ -130,6 +130,9 @@ async def serve(
     if settings.shutdown_readiness_delay_seconds:
         await asyncio.sleep(settings.shutdown_readiness_delay_seconds)
     runtime.stopping.set()
+    closed = await runtime.websockets.close_all()
+    if closed:
+        log.info("shutdown.websockets_closed", count=closed, code=1001)
     server.should_exit = True
     _, pending = await asyncio.wait(tasks.values(), timeout=settings.shutdown_drain_seconds + 5)
     for task in pending:

@@ -17,6 +17,7 @@ from letsbet.platform.bus.nats import Bus
 from letsbet.platform.cache import create_redis
 from letsbet.platform.config import Settings, load_settings, reload_changes
 from letsbet.platform.db import Database
+from letsbet.platform.http.websockets import WebSocketRegistry
 from letsbet.platform.observability import configure_logging, get_logger
 
 log = get_logger(__name__)
@@ -31,6 +32,7 @@ class Runtime:
     role: str = "api"
     draining: bool = False
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    websockets: WebSocketRegistry = field(default_factory=WebSocketRegistry)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
