@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,24 +19,58 @@ import pytest
 from letsbet.platform.config import Settings
 from tests.support import free_port, random_phone
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 
 
 def _env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DATABASE", "REDIS", "NATS", "LETSBET"))
+        if not k.startswith(("DATABASE", "REDIS", "NATS", "LETSBET", "ALLOWED_COUNTRIES"))
     }
     env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "info", **extra})
     return env
+
+
+def _external_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
+    """Point a child process at this session's servers."""
+    return _env(
+        PORT=str(port),
+        ENVIRONMENT="test",
+        DATABASE_URL=settings.resolved_database_url() or "",
+        REDIS_URL=settings.resolved_redis_url() or "",
+        NATS_URL=settings.nats_url or "",
+        **extra,
+    )
+
+
+@contextmanager
+def letsbet(
+    *args: str, env: dict[str, str], cwd: Path, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `letsbet ARGS`, wait until /readyz is 200, and never leave it running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letsbet", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_ready(port, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"letsbet exited early with {process.returncode}")
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"letsbet exited early with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return
@@ -43,18 +80,19 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 12
     raise AssertionError("letsbet did not become ready")
 
 
-@pytest.mark.slow
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    """SIGTERM, expect exit 0 within 20 s, return everything it printed."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    assert time.monotonic() - started < 20
+    return process.stdout.read().decode() if process.stdout else ""
+
+
 def test_run_on_embedded_servers_then_sigterm_leaves_nothing_behind(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "letsbet", "run"],
-        cwd=tmp_path,
-        env=_env(PORT=str(port), DATA_DIR=str(tmp_path / "data"), ENVIRONMENT="development"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_ready(port, process)
+    env = _env(PORT=str(port), DATA_DIR=str(tmp_path / "data"), ENVIRONMENT="development")
+    with letsbet("run", env=env, cwd=tmp_path, port=port) as process:
         base = f"http://127.0.0.1:{port}"
         ready = httpx.get(f"{base}/readyz").json()
         assert {k: v["status"] for k, v in ready["checks"].items()} == {
@@ -82,51 +120,26 @@ def test_run_on_embedded_servers_then_sigterm_leaves_nothing_behind(tmp_path: Pa
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "postgres" in names and "redis-server" in names and "nats-server" in names
 
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-        assert time.monotonic() - started < 20
+        output = _stop(process)
         _, alive = psutil.wait_procs(children, timeout=5)
         assert alive == [], f"left behind: {[p.pid for p in alive]}"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        output = process.stdout.read().decode() if process.stdout else ""
     assert "demo-player-pass" in output  # credentials printed once at start
     assert "shutdown.complete" in output
 
 
-@pytest.mark.slow
-def test_sigterm_lets_an_in_flight_request_finish(settings: Settings) -> None:
+def test_sigterm_lets_an_in_flight_request_finish(settings: Settings, tmp_path: Path) -> None:
     port = free_port()
-    env = _env(
-        PORT=str(port),
-        ENVIRONMENT="test",
-        DATABASE_URL=settings.resolved_database_url() or "",
-        REDIS_URL=settings.resolved_redis_url() or "",
-        NATS_URL=settings.nats_url or "",
-        SHUTDOWN_DRAIN_SECONDS="10",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "letsbet", "serve", "api"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_ready(port, process)
-        import socket
-
+    env = _external_env(settings, port, SHUTDOWN_DRAIN_SECONDS="10")
+    with letsbet("serve", "api", env=env, cwd=tmp_path, port=port) as process:
         body = b'{"phone": "+254712345678", "password": "wrong-password", "country": "KE"}'
         sock = socket.create_connection(("127.0.0.1", port))
-        # Headers and half the body now; the rest after SIGTERM: the request is in flight.
+        # Headers and part of the body now, the rest after SIGTERM: the request is in flight.
         sock.sendall(
-            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
-            b"Content-Type: application/json\r\n"
+            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body[:10]
         )
-        time.sleep(0.3)
+        time.sleep(0.3)  # let the server read the headers; nothing observable to poll
         process.send_signal(signal.SIGTERM)
         # The listener closes to new connections while the old one is still served.
         deadline = time.monotonic() + 5
@@ -143,64 +156,28 @@ def test_sigterm_lets_an_in_flight_request_finish(settings: Settings) -> None:
         sock.close()
         assert reply.startswith("HTTP/1.1 401"), reply[:200]
         assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
 
 
-def _external_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
-    return _env(
-        PORT=str(port),
-        ENVIRONMENT="test",
-        DATABASE_URL=settings.resolved_database_url() or "",
-        REDIS_URL=settings.resolved_redis_url() or "",
-        NATS_URL=settings.nats_url or "",
-        **extra,
-    )
-
-
-@pytest.mark.slow
 def test_worker_role_serves_health_only(settings: Settings, tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "letsbet", "serve", "relay", "settlement"],
-        env=_external_env(settings, port),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_ready(port, process)
+    env = _external_env(settings, port)
+    with letsbet("serve", "relay", "settlement", env=env, cwd=tmp_path, port=port) as process:
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/readyz").json()["role"] == "relay+settlement"
         assert 'letsbet_role_up{role="relay"} 1.0' in httpx.get(f"{base}/metrics").text
         assert httpx.post(f"{base}/api/auth/login", json={}).status_code == 404
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
+        _stop(process)
 
 
-@pytest.mark.slow
 def test_sighup_reloads_allowed_countries_without_restart(
     settings: Settings, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = _external_env(settings, port)
-    env.pop("ALLOWED_COUNTRIES", None)
     (tmp_path / ".env").write_text("ALLOWED_COUNTRIES=KE,NG,GH\n")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "letsbet", "serve", "api"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     body = {"password": "a long password", "country": "GH", "date_of_birth": "1990-01-01"}
-    try:
-        _wait_ready(port, process)
-        url = f"http://127.0.0.1:{port}/api/auth/register"
+    url = f"http://127.0.0.1:{port}/api/auth/register"
+    env = _external_env(settings, port)
+    with letsbet("serve", "api", env=env, cwd=tmp_path, port=port) as process:
         first = httpx.post(url, json={**body, "phone": random_phone("GH")})
         assert first.status_code == 201, first.text
         (tmp_path / ".env").write_text("ALLOWED_COUNTRIES=KE\n")
@@ -213,10 +190,61 @@ def test_sighup_reloads_allowed_countries_without_restart(
             time.sleep(0.05)
         assert second.status_code == 403
         assert second.json()["error"]["code"] == "country_not_allowed"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    output = process.stdout.read().decode() if process.stdout else ""
+        output = _stop(process)
     assert "config.reloaded" in output and "allowed_countries" in output
+
+
+def test_admin_create_reuses_the_running_embedded_servers(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(PORT=str(port), DATA_DIR=str(tmp_path / "data"), ENVIRONMENT="development")
+    with letsbet("run", env=env, cwd=tmp_path, port=port) as process:
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "letsbet",
+                "admin",
+                "create",
+                "--phone",
+                "0711000222",
+                "--password",
+                "staff-password",
+                "--country",
+                "KE",
+                "--role",
+                "compliance",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/auth/login",
+            json={"phone": "+254711000222", "password": "staff-password"},
+        )
+        assert login.status_code == 200
+        duplicate = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "letsbet",
+                "admin",
+                "create",
+                "--phone",
+                "0711000222",
+                "--password",
+                "staff-password",
+                "--country",
+                "KE",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert duplicate.returncode == 1 and "phone_taken" in duplicate.stderr
+        _stop(process)

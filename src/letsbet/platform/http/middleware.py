@@ -111,13 +111,7 @@ class HttpEdge:
                 # The framework turned our abort into its own 400; answer what happened.
                 response_started = True
                 status = 413
-                await self._error(
-                    send_wrapper_raw,
-                    413,
-                    "payload_too_large",
-                    f"The body is larger than {limit} bytes.",
-                    request_id,
-                )
+                await self._too_large(send_wrapper_raw, limit, request_id)
                 return
             if too_large:
                 return
@@ -134,13 +128,7 @@ class HttpEdge:
         limit = self.max_body_bytes()
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            await self._error(
-                send_wrapper_raw,
-                413,
-                "payload_too_large",
-                f"The body is larger than {limit} bytes.",
-                request_id,
-            )
+            await self._too_large(send_wrapper_raw, limit, request_id)
             self._observe(scope, method, 413, started)
             return
 
@@ -162,13 +150,7 @@ class HttpEdge:
         except BodyTooLarge:
             if not response_started:
                 status = 413
-                await self._error(
-                    send_wrapper_raw,
-                    413,
-                    "payload_too_large",
-                    f"The body is larger than {limit} bytes.",
-                    request_id,
-                )
+                await self._too_large(send_wrapper_raw, limit, request_id)
         except Exception as exc:
             log.error(
                 "http.unhandled_error",
@@ -240,6 +222,11 @@ class HttpEdge:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+    @classmethod
+    async def _too_large(cls, send: Send, limit: int, request_id: str) -> None:
+        message = f"The body is larger than {limit} bytes; send less."
+        await cls._error(send, 413, "payload_too_large", message, request_id)
 
     @staticmethod
     async def _error(send: Send, status: int, code: str, message: str, request_id: str) -> None:
