@@ -17,7 +17,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from letsbet.platform.config import ConfigError, Settings, load_settings
+from letsbet.platform.config import ConfigError, Settings, load_settings, redact_url
 from letsbet.platform.observability import configure_logging, get_logger
 
 log = get_logger("letsbet.cli")
@@ -162,6 +162,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for key in list(shown):
         if any(word in key for word in ("secret", "password", "passkey", "api_key", "key")):
             shown[key] = "***" if shown[key] else ""
+        elif key.endswith("_url") and isinstance(shown[key], str):
+            shown[key] = redact_url(shown[key])
     for key, value in sorted(shown.items()):
         print(f"{key.upper()}={value}")
     return 0

@@ -176,3 +176,32 @@ def test_env_example_documents_every_setting() -> None:
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     documented = set(re.findall(r"^#? ?([A-Z_]+)=", text, re.MULTILINE))
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_staging_also_needs_its_own_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "staging")
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        _load()
+    assert caught.value.variable == "JWT_SECRET"
+
+
+def test_config_check_never_prints_passwords(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "NATS"))}
+    env.update(
+        DATABASE_URL="postgresql://app:pg-s3cret@db/letsbet",
+        REDIS_URL="redis://:r3dis-s3cret@cache:6379/0",
+        MPESA_PASSKEY="passkey-s3cret",
+        JWT_SECRET="jwt-s3cret-" + "x" * 30,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "letsbet", "config", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    assert "DATABASE_URL=postgresql://app:***@db/letsbet" in result.stdout

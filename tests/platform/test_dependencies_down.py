@@ -138,3 +138,48 @@ async def test_redis_down_reads_fail_open_money_fails_closed(
         money = await client.post("/limited/money", headers=headers)
         assert money.status_code == 503
         assert money.json()["error"]["code"] == "rate_limiter_unavailable"
+
+
+async def test_postgres_down_is_503_not_500(settings: Settings, tmp_path: Path) -> None:
+    import asyncio
+
+    from letsbet.platform import migrate
+    from letsbet.platform.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path / "pg", durable=False)
+    server.start()
+    try:
+        url = server.url.rsplit("/", 1)[0] + "/letsbet"
+        await asyncio.to_thread(migrate.upgrade, url)
+        rt = await _runtime(settings, database=url)
+        try:
+            async with _client(create_app(rt)) as client:
+                body = {"phone": "+254712345678", "password": "whatever-123"}
+                assert (await client.post("/api/auth/login", json=body)).status_code == 401
+                server.stop()
+                down = await client.post("/api/auth/login", json=body)
+                assert down.status_code == 503, down.text
+                assert down.json()["error"]["code"] == "service_unavailable"
+                assert down.headers["Retry-After"] == "2"
+                ready = await client.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["checks"]["postgres"]["status"] == "down"
+                assert "127.0.0.1" not in ready.text  # no internal addresses in public output
+        finally:
+            await rt.close()
+    finally:
+        server.stop()
+
+
+async def test_forwarded_for_uses_the_entry_our_proxy_appended(redis_runtime: Runtime) -> None:
+    async with _client(_app_with_limited_routes(redis_runtime)) as client:
+        # A client forging the left part of the header still lands in its own bucket.
+        codes = [
+            (
+                await client.get(
+                    "/limited/read", headers={"X-Forwarded-For": f"10.0.0.{i}, 203.0.113.99"}
+                )
+            ).status_code
+            for i in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]

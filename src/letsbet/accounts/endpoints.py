@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from redis.exceptions import RedisError
 
 from letsbet.accounts import repository, service
 from letsbet.accounts.domain import Role
@@ -24,10 +25,11 @@ from letsbet.errors import LetsbetError, NotFound
 from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep, Tx, require_role
 from letsbet.platform.http.middleware import client_ip
 from letsbet.platform.http.ratelimit import rate_limit
-from letsbet.platform.observability import LOGINS, USERS_REGISTERED
+from letsbet.platform.observability import LOGINS, USERS_REGISTERED, get_logger
 from letsbet.tenants import CountryNotAllowed, get_tenant
 
 router = APIRouter(prefix="/api", tags=["accounts"])
+log = get_logger(__name__)
 
 
 def _user_response(row: Any) -> UserResponse:
@@ -134,7 +136,12 @@ async def logout(
     )
     # Deny the access token for the rest of its life.
     ttl = max(1, int(principal.expires_at.timestamp() - time.time()))
-    await runtime.redis.set(f"auth:revoked:{principal.token_id}", b"1", ex=ttl)
+    try:
+        await runtime.redis.set(f"auth:revoked:{principal.token_id}", b"1", ex=ttl)
+    except RedisError:
+        # The refresh family is revoked (committed below); the access token then dies with
+        # its short expiry instead of at once.
+        log.warning("auth.logout_denylist_unavailable", user_id=str(principal.user_id))
     return Response(status_code=204)
 
 

@@ -11,7 +11,7 @@ import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -211,10 +211,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_refuses_dev_defaults(self) -> Settings:
+        if self.environment in (Environment.STAGING, Environment.PRODUCTION) and (
+            not self.jwt_secret or len(self.jwt_secret) < 32
+        ):
+            # The development key is in the source: anyone could mint tokens with it.
+            raise ConfigError(
+                "JWT_SECRET", f"{self.environment.value} needs a secret of at least 32 characters"
+            )
         if self.environment != Environment.PRODUCTION:
             return self
-        if not self.jwt_secret or len(self.jwt_secret) < 32:
-            raise ConfigError("JWT_SECRET", "production needs a secret of at least 32 characters")
         for variable, mode in (
             ("MPESA_ENVIRONMENT", self.mpesa_environment),
             ("FLUTTERWAVE_ENVIRONMENT", self.flutterwave_environment),
@@ -309,6 +314,8 @@ def load_settings(**overrides: Any) -> Settings:
             raise ctx_error from None
         message = str(error["msg"]).removeprefix("Value error, ")
         raw = error.get("input")
+        if isinstance(raw, str) and "://" in raw:
+            raw = redact_url(raw)
         if (
             isinstance(raw, str)
             and "SECRET" not in variable
@@ -326,6 +333,15 @@ def reload_changes(current: Settings, fresh: Settings) -> dict[str, tuple[Any, A
         for name in RELOADABLE
         if getattr(current, name) != getattr(fresh, name)
     }
+
+
+def redact_url(url: str) -> str:
+    """postgresql://user:secret@host/db → postgresql://user:***@host/db (safe to print)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def random_password() -> str:

@@ -22,7 +22,8 @@ async def _check(probe: Callable[[], Awaitable[object]]) -> dict[str, object]:
     try:
         await asyncio.wait_for(probe(), timeout=_CHECK_TIMEOUT)
     except Exception as exc:
-        return {"status": "down", "error": str(exc) or type(exc).__name__}
+        # The type only: messages carry internal hosts and ports, and this endpoint is public.
+        return {"status": "down", "error": type(exc).__name__}
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 

@@ -79,7 +79,7 @@ async def serve(
             access_log=False,
             log_config=None,
             server_header=False,
-            timeout_graceful_shutdown=int(settings.shutdown_drain_seconds) or None,
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_drain_seconds)),
         )
     )
     tasks: dict[str, asyncio.Task[None]] = {

@@ -34,6 +34,7 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     websockets: WebSocketRegistry = field(default_factory=WebSocketRegistry)
     extras: dict[str, Any] = field(default_factory=dict)
+    _nats_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings, *, role: str) -> Runtime:
@@ -65,16 +66,34 @@ class Runtime:
         )
 
     async def start(self) -> None:
-        """Connect to NATS (retrying briefly) and make sure the event stream exists."""
+        """Connect to NATS and make sure the event stream exists.
+
+        NATS down at start is not fatal: writes still commit to the outbox, /readyz reports
+        NATS down, and a background task keeps connecting until it is back.
+        """
         try:
-            await self.bus.connect(attempts=5)
+            await self.bus.connect(attempts=3)
             await self.bus.ensure_streams()
         except Exception as exc:
-            # Not fatal: writes still commit to the outbox and flow once NATS is back;
-            # /readyz reports NATS down meanwhile.
-            log.warning("runtime.nats_unavailable", error=str(exc))
+            log.warning("runtime.nats_unavailable", error=str(exc) or type(exc).__name__)
+            self._nats_task = asyncio.create_task(self._connect_nats_until_up())
+
+    async def _connect_nats_until_up(self) -> None:
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                await self.bus.connect()
+                await self.bus.ensure_streams()
+                log.info("runtime.nats_connected")
+                return
+            except Exception:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
+        if self._nats_task is not None:
+            self._nats_task.cancel()
+            await asyncio.gather(self._nats_task, return_exceptions=True)
         await self.bus.close()
         await self.redis.aclose()
         await self.db.close()

@@ -113,3 +113,8 @@ class Bus:
 
     async def _on_reconnect(self) -> None:
         log.info("nats.reconnected", client=self.name)
+        # A server that lost its storage comes back without our stream: recreate it.
+        try:
+            await self.ensure_streams()
+        except Exception as exc:
+            log.warning("nats.ensure_streams_failed", error=str(exc) or type(exc).__name__)

@@ -81,7 +81,55 @@ async def _http_error(request: Request, exc: Exception) -> OrjsonResponse:
     return render(request, exc.status_code, code, message, dict(exc.headers or {}) or None)
 
 
+async def _dependency_down(request: Request, exc: Exception) -> OrjsonResponse:
+    """PostgreSQL or Redis unreachable mid-request: a 503 the client may retry, not a 500."""
+    from letsbet.platform.observability import get_logger
+
+    get_logger("letsbet.http").warning(
+        "http.dependency_unavailable", error=type(exc).__name__, path=request.url.path
+    )
+    return render(
+        request,
+        503,
+        "service_unavailable",
+        "A required service is briefly unavailable; retry in a few seconds.",
+        {"Retry-After": "2"},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> OrjsonResponse:
+    if is_dependency_outage(exc):
+        return await _dependency_down(request, exc)
+    raise exc  # a real bug: the edge logs it and answers 500
+
+
+def is_dependency_outage(exc: BaseException) -> bool:
+    """Connection-level failures of PostgreSQL or Redis (not query or logic errors)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return (
+            bool(exc.connection_invalidated)
+            or isinstance(exc.orig, ConnectionError | OSError | TimeoutError)
+            or "connection" in type(exc.orig).__name__.lower()
+        )
+    return isinstance(exc, OSError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError
+
     app.add_exception_handler(LetsbetError, _letsbet_error)
+    for kind in (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError):
+        app.add_exception_handler(kind, _dependency_down)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -256,6 +256,8 @@ def client_ip(scope: MutableMapping[str, Any], trust_forwarded_for: bool) -> str
     if trust_forwarded_for:
         for key, value in scope.get("headers", []):
             if key == b"x-forwarded-for":
-                return str(value.decode("latin-1")).split(",")[0].strip()[:64]
+                # The rightmost entry is the one our own proxy appended; anything left of it
+                # came from the client and can be forged.
+                return str(value.decode("latin-1")).split(",")[-1].strip()[:64]
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
