@@ -16,7 +16,7 @@ Conventions, chosen once and kept everywhere:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -32,7 +32,7 @@ class TaxKind(StrEnum):
 
 class TaxBase(StrEnum):
     STAKE = "stake"
-    NET_WINNINGS = "net_winnings"  # payout − stake
+    NET_WINNINGS = "net_winnings"  # payout - stake
     GROSS_WINNINGS = "gross_winnings"  # the whole payout
     DEPOSIT = "deposit"
     WITHDRAWAL = "withdrawal"
@@ -97,7 +97,7 @@ class TaxRule:
 
 @dataclass(frozen=True, slots=True)
 class TaxRegime:
-    """One country's taxes over a span of dates (both ends inclusive; `effective_to` None = open)."""
+    """One country's taxes over a span of dates, both ends inclusive (`effective_to` None: open)."""
 
     id: str
     country: str  # ISO 3166-1 alpha-2
@@ -118,7 +118,9 @@ class TaxRegime:
                 raise ValueError(f"{self.id}: more than one rule taxes the {event}")
 
     def in_force(self, day: date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
     def rule_for(self, *bases: TaxBase) -> TaxRule | None:
         return next((rule for rule in self.rules if rule.base in bases), None)
@@ -207,17 +209,17 @@ class StakeBreakdown:
     gross_stake: int
     lines: tuple[TaxLine, ...]
     tax: int
-    net_stake: int  # gross_stake − excise on the stake: what is actually wagered
+    net_stake: int  # gross_stake - excise on the stake: what is actually wagered
 
 
 @dataclass(frozen=True, slots=True)
 class PayoutBreakdown:
     stake: int
     gross_payout: int
-    net_winnings: int  # max(0, gross_payout − stake)
+    net_winnings: int  # max(0, gross_payout - stake)
     lines: tuple[TaxLine, ...]
     tax: int
-    net_payout: int  # gross_payout − tax: what the player is credited
+    net_payout: int  # gross_payout - tax: what the player is credited
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,7 @@ class DepositBreakdown:
     gross: int
     lines: tuple[TaxLine, ...]
     tax: int
-    net: int  # gross − excise: what the betting wallet is credited
+    net: int  # gross - excise: what the betting wallet is credited
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +235,7 @@ class WithdrawalBreakdown:
     gross: int
     lines: tuple[TaxLine, ...]
     tax: int
-    net: int  # gross − withholding: what the player receives
+    net: int  # gross - withholding: what the player receives
 
 
 def _lines(regime: TaxRegime, rule: TaxRule | None, base_amount: int) -> tuple[TaxLine, ...]:
@@ -297,7 +299,7 @@ def withdrawal_breakdown(regime: TaxRegime, amount: int) -> WithdrawalBreakdown:
 
 
 def ggr_tax(regime: TaxRegime, *, stakes: int, payouts: int) -> int:
-    """The operator's tax on gross gaming revenue (stakes − payouts) for a reporting period.
+    """The operator's tax on gross gaming revenue (stakes - payouts) for a reporting period.
 
     A period where payouts exceed stakes owes nothing (losses are not refunded or carried here).
     """

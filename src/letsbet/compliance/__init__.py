@@ -1,0 +1,1 @@
+"""Compliance: KYC, geofencing, responsible gaming, taxes, AML and audit."""
