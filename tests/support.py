@@ -54,3 +54,28 @@ async def poll_until(predicate: Any, *, timeout: float = 10.0, interval: float =
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
         await asyncio.sleep(interval)
+
+
+async def create_players(conn: Any, count: int, country: str = "KE") -> list[uuid.UUID]:
+    """Insert player rows directly (no argon2): for ledger tests and benchmarks."""
+    import datetime
+
+    import sqlalchemy as sa
+
+    from letsbet.accounts.tables import users
+
+    ids = [uuid.uuid4() for _ in range(count)]
+    await conn.execute(
+        sa.insert(users),
+        [
+            {
+                "id": user_id,
+                "phone": f"+test-{user_id.hex}",
+                "password_hash": "!",
+                "country_code": country,
+                "date_of_birth": datetime.date(1990, 1, 1),
+            }
+            for user_id in ids
+        ],
+    )
+    return ids

@@ -4,6 +4,7 @@
     letsbet serve ROLE [ROLE ...]        chosen roles: api relay games settlement payments odds
     letsbet migrate up|down|status       schema migrations (Alembic)
     letsbet admin create --phone --password --country [--role admin|compliance|player]
+    letsbet ledger check                 prove the books balance (exit 0) or list every break (1)
     letsbet config check                 validate the configuration and print it (no secrets)
 
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.
@@ -156,6 +157,27 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_check(args: argparse.Namespace) -> int:
+    from letsbet.ledger.reconcile import check
+    from letsbet.platform import servers
+    from letsbet.platform.db import Database
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+
+    async def run(url: str) -> int:
+        db = Database(url, pool_size=1)
+        try:
+            report = await check(db)
+        finally:
+            await db.close()
+        print("\n".join(report.lines() if not report.sound else [report.summary()]))
+        return 0 if report.sound else 1
+
+    with servers.resolved(settings) as ready:
+        return asyncio.run(run(ready.resolved_database_url() or ""))
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     settings = _settings()
     shown = settings.model_dump(mode="json")
@@ -191,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--first-name")
     create.add_argument("--last-name")
     create.set_defaults(func=cmd_admin_create)
+    ledger = sub.add_parser("ledger", help="the double-entry ledger")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub.add_parser(
+        "check", help="prove the books balance (exit 0 sound, 1 with a report of every break)"
+    ).set_defaults(func=cmd_ledger_check)
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("check", help="validate and print").set_defaults(func=cmd_config_check)

@@ -6,8 +6,11 @@ schema source; Alembic migrations are generated from them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -24,6 +27,7 @@ metadata = sa.MetaData(
 )
 
 COUNTRY_CODES = ("KE", "NG", "GH")
+T = TypeVar("T")
 
 
 def country_code_column() -> sa.Column[str]:
@@ -108,3 +112,36 @@ async def ensure_database(url: str) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+# PostgreSQL asks the client to retry these: the transaction lost a race, nothing was written.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def is_retryable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
+
+
+async def run_in_transaction(
+    db: Database,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    attempts: int = 6,
+    base_delay: float = 0.005,
+) -> T:
+    """Run `work` in one transaction, retrying deadlocks and serialisation failures with
+    bounded, jittered exponential backoff. `work` must be safe to re-run from the start."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with db.transaction() as conn:
+                return await work(conn)
+        except Exception as exc:
+            if not is_retryable(exc) or attempt == attempts:
+                raise
+            # Full jitter (AWS architecture blog): spreads retries of colliding transactions.
+            await asyncio.sleep(random.uniform(0, base_delay * 2**attempt))  # noqa: S311
+    raise AssertionError("unreachable")

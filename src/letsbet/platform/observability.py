@@ -99,3 +99,19 @@ EVENTS_CONSUMED = Counter(
     "letsbet_events_consumed_total", "Events handled by consumers", ["consumer", "outcome"]
 )
 ROLE_UP = Gauge("letsbet_role_up", "1 while a process role is running", ["role"])
+
+# -- ledger -------------------------------------------------------------------------------------
+LEDGER_TRANSFERS = Counter("letsbet_ledger_transfers_total", "Ledger transfers posted", ["type"])
+LEDGER_AMOUNT = Counter(
+    "letsbet_ledger_amount_minor_total",
+    "Money moved by ledger transfers, in minor units of the currency",
+    ["currency", "type"],
+)
+LEDGER_REJECTIONS = Counter(
+    "letsbet_ledger_rejections_total", "Ledger commands refused, by error code", ["code"]
+)
+LEDGER_CHECK_SOUND = Gauge(
+    "letsbet_ledger_check_sound", "1 when the last reconciliation found no break, else 0"
+)
+LEDGER_CHECK_BREAKS = Gauge("letsbet_ledger_check_breaks", "Breaks found by the last check")
+HOLDS_EXPIRED = Counter("letsbet_ledger_holds_expired_total", "Holds released by expiry")

@@ -42,10 +42,16 @@ async def _relay(runtime: Runtime, stop: asyncio.Event) -> None:
     await OutboxRelay(runtime.db, runtime.bus).run(stop)
 
 
+async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
+    from letsbet.ledger.worker import expiry_loop, reconcile_loop
+
+    await asyncio.gather(expiry_loop(runtime.db, stop), reconcile_loop(runtime.db, stop))
+
+
 WORKERS: dict[str, RoleMain] = {
     "relay": _relay,
     "games": _idle_worker,
-    "settlement": _idle_worker,
+    "settlement": _settlement,
     "payments": _idle_worker,
     "odds": _idle_worker,
 }

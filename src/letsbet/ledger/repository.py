@@ -1,0 +1,264 @@
+"""Every ledger query. Hot paths are hand-written SQL with array parameters: one round trip
+locks all accounts of a transfer, one more writes balances and postings together."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from letsbet.ledger.domain import HOUSE_SHARDS, AccountState, HouseAccount, Posting
+from letsbet.ledger.tables import ledger_accounts, ledger_holds, ledger_postings, ledger_transfers
+
+AnyRow = Row[Any]
+
+# House account ids never change once created; cached per database.
+_house_ids: dict[tuple[str, str, str, str, int], int] = {}
+
+_LOCK = sa.text(
+    """
+    SELECT id, kind, owner_id, balance, held, version FROM ledger_accounts
+    WHERE id = ANY(CAST(:ids AS bigint[]))
+       OR (kind = 'player_cash' AND currency = :currency
+           AND owner_id = ANY(CAST(:owners AS uuid[])))
+    ORDER BY id
+    FOR UPDATE
+    """
+)
+
+# Balances and postings in one statement: the CTE updates every account, the insert records
+# each posting with its running balance.
+_WRITE = sa.text(
+    """
+    WITH moved AS (
+        UPDATE ledger_accounts AS a
+        SET balance = v.balance, held = v.held, version = a.version + 1
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[]),
+                    CAST(:helds AS bigint[])) AS v(id, balance, held)
+        WHERE a.id = v.id
+        RETURNING a.id
+    )
+    INSERT INTO ledger_postings
+        (transfer_id, account_id, country_code, currency, amount, balance_before, balance_after)
+    SELECT :transfer_id, p.account_id, :country, :currency, p.amount, p.before, p.after
+    FROM unnest(CAST(:p_accounts AS bigint[]), CAST(:p_amounts AS bigint[]),
+                CAST(:p_before AS bigint[]), CAST(:p_after AS bigint[]))
+         AS p(account_id, amount, before, after)
+    """
+)
+
+
+async def house_ids(
+    conn: AsyncConnection, country: str, currency: str
+) -> dict[tuple[HouseAccount, int], int]:
+    """Ids of every house account shard for a country and currency, creating missing ones."""
+    db_key = str(conn.engine.url)
+    wanted = [(code, shard) for code in HouseAccount for shard in range(HOUSE_SHARDS)]
+    found = {
+        (code, shard): _house_ids[(db_key, country, currency, code.value, shard)]
+        for code, shard in wanted
+        if (db_key, country, currency, code.value, shard) in _house_ids
+    }
+    if len(found) == len(wanted):
+        return found
+    await conn.execute(
+        insert(ledger_accounts)
+        .values(
+            [
+                {
+                    "country_code": country,
+                    "currency": currency,
+                    "kind": "house",
+                    "code": code.value,
+                    "shard": shard,
+                }
+                for code, shard in wanted
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    rows = await conn.execute(
+        sa.select(ledger_accounts.c.id, ledger_accounts.c.code, ledger_accounts.c.shard).where(
+            ledger_accounts.c.kind == "house",
+            ledger_accounts.c.country_code == country,
+            ledger_accounts.c.currency == currency,
+        )
+    )
+    for row in rows:
+        _house_ids[(db_key, country, currency, row.code, row.shard)] = row.id
+    return {
+        (code, shard): _house_ids[(db_key, country, currency, code.value, shard)]
+        for code, shard in wanted
+    }
+
+
+async def open_player_account(
+    conn: AsyncConnection, user_id: uuid.UUID, country: str, currency: str
+) -> None:
+    await conn.execute(
+        insert(ledger_accounts)
+        .values(country_code=country, currency=currency, kind="player_cash", owner_id=user_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def lock_accounts(
+    conn: AsyncConnection, *, ids: Sequence[int], owners: Sequence[uuid.UUID], currency: str
+) -> list[AnyRow]:
+    """Lock the accounts in ascending id order: one global order means no lock cycles."""
+    result = await conn.execute(
+        _LOCK, {"ids": list(ids), "owners": list(owners), "currency": currency}
+    )
+    return list(result.all())
+
+
+async def write(
+    conn: AsyncConnection,
+    *,
+    transfer_id: uuid.UUID | None,
+    country: str,
+    currency: str,
+    updated: Mapping[int, AccountState],
+    postings: Sequence[Posting],
+) -> None:
+    ids = list(updated)
+    if not postings:  # holds change `held` only
+        await conn.execute(
+            sa.text(
+                "UPDATE ledger_accounts AS a SET held = v.held, version = a.version + 1 "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:helds AS bigint[])) AS v(id, held) "
+                "WHERE a.id = v.id"
+            ),
+            {"ids": ids, "helds": [updated[i].held for i in ids]},
+        )
+        return
+    await conn.execute(
+        _WRITE,
+        {
+            "ids": ids,
+            "balances": [updated[i].balance for i in ids],
+            "helds": [updated[i].held for i in ids],
+            "transfer_id": transfer_id,
+            "country": country,
+            "currency": currency,
+            "p_accounts": [p.account_id for p in postings],
+            "p_amounts": [p.amount for p in postings],
+            "p_before": [p.balance_before for p in postings],
+            "p_after": [p.balance_after for p in postings],
+        },
+    )
+
+
+async def claim_transfer(conn: AsyncConnection, **values: Any) -> bool:
+    """Insert the transfer row; False when its idempotency key already exists."""
+    result = await conn.execute(
+        insert(ledger_transfers)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[ledger_transfers.c.idempotency_key])
+        .returning(ledger_transfers.c.id)
+    )
+    return result.first() is not None
+
+
+async def transfer_by_key(conn: AsyncConnection, key: str) -> AnyRow | None:
+    return (
+        await conn.execute(
+            sa.select(ledger_transfers).where(ledger_transfers.c.idempotency_key == key)
+        )
+    ).first()
+
+
+async def postings_of(conn: AsyncConnection, transfer_id: uuid.UUID) -> list[Any]:
+    result = await conn.execute(
+        sa.select(
+            ledger_postings.c.account_id,
+            ledger_postings.c.amount,
+            ledger_postings.c.balance_before,
+            ledger_postings.c.balance_after,
+            ledger_accounts.c.kind,
+            ledger_accounts.c.owner_id,
+            ledger_accounts.c.code,
+        )
+        .join(ledger_accounts, ledger_accounts.c.id == ledger_postings.c.account_id)
+        .where(ledger_postings.c.transfer_id == transfer_id)
+        .order_by(ledger_postings.c.id)
+    )
+    return list(result.all())
+
+
+async def claim_hold(conn: AsyncConnection, **values: Any) -> bool:
+    result = await conn.execute(
+        insert(ledger_holds)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[ledger_holds.c.idempotency_key])
+        .returning(ledger_holds.c.id)
+    )
+    return result.first() is not None
+
+
+async def hold_by_key(conn: AsyncConnection, key: str) -> AnyRow | None:
+    return (
+        await conn.execute(sa.select(ledger_holds).where(ledger_holds.c.idempotency_key == key))
+    ).first()
+
+
+async def hold_by_id(
+    conn: AsyncConnection, hold_id: uuid.UUID, *, for_update: bool = False
+) -> AnyRow | None:
+    """The hold with its account's owner; for_update locks the hold row only."""
+    query = (
+        sa.select(ledger_holds, ledger_accounts.c.owner_id)
+        .join(ledger_accounts, ledger_accounts.c.id == ledger_holds.c.account_id)
+        .where(ledger_holds.c.id == hold_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=ledger_holds)
+    return (await conn.execute(query)).first()
+
+
+async def resolve_hold(
+    conn: AsyncConnection,
+    hold_id: uuid.UUID,
+    *,
+    status: str,
+    at: datetime,
+    posted_amount: int | None = None,
+    transfer_id: uuid.UUID | None = None,
+) -> None:
+    await conn.execute(
+        sa.update(ledger_holds)
+        .where(ledger_holds.c.id == hold_id)
+        .values(status=status, resolved_at=at, posted_amount=posted_amount, transfer_id=transfer_id)
+    )
+
+
+async def expired_hold_ids(conn: AsyncConnection, now: datetime, limit: int) -> list[uuid.UUID]:
+    result = await conn.execute(
+        sa.select(ledger_holds.c.id)
+        .where(
+            ledger_holds.c.status == "pending",
+            ledger_holds.c.expires_at.is_not(None),
+            ledger_holds.c.expires_at <= now,
+        )
+        .order_by(ledger_holds.c.expires_at)
+        .limit(limit)
+    )
+    return [row.id for row in result]
+
+
+async def player_account(conn: AsyncConnection, user_id: uuid.UUID, currency: str) -> AnyRow | None:
+    return (
+        await conn.execute(
+            sa.select(ledger_accounts).where(
+                ledger_accounts.c.kind == "player_cash",
+                ledger_accounts.c.owner_id == user_id,
+                ledger_accounts.c.currency == currency,
+            )
+        )
+    ).first()
