@@ -24,7 +24,7 @@ from letsbet.platform import migrate
 from letsbet.platform.config import Settings
 from letsbet.platform.observability import configure_logging
 from letsbet.platform.runtime import Runtime
-from tests.support import make_settings
+from tests.support import drop_database, make_settings
 
 EXTERNAL = os.environ.get("LETSBET_TEST_EXTERNAL") == "1"
 
@@ -40,7 +40,7 @@ def server_urls() -> Iterator[dict[str, str]]:
             "redis": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
             "nats": os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
         }
-        asyncio.run(_drop_database(base, name))
+        asyncio.run(drop_database(database))
         return
     from letsbet.platform.embedded import EmbeddedStack
 
@@ -57,16 +57,6 @@ def server_urls() -> Iterator[dict[str, str]]:
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def _drop_database(base: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(base.rsplit("/", 1)[0] + "/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")

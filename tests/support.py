@@ -79,3 +79,15 @@ async def create_players(conn: Any, count: int, country: str = "KE") -> list[uui
         ],
     )
     return ids
+
+
+async def drop_database(url: str) -> None:
+    """Drop a database the tests created (external servers keep what tests leave)."""
+    import asyncpg
+
+    base, name = url.rsplit("/", 1)
+    conn = await asyncpg.connect(base + "/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

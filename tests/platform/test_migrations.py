@@ -12,6 +12,7 @@ from letsbet.platform import migrate
 from letsbet.platform.config import Settings
 from letsbet.platform.db import Database
 from letsbet.schema import metadata
+from tests.support import drop_database
 
 
 async def _tables(url: str) -> set[str]:
@@ -60,6 +61,7 @@ async def test_up_down_up(settings: Settings) -> None:
                 assert indexed == 1
     finally:
         await db.close()
+        await drop_database(url)
 
 
 async def test_no_pending_schema_changes(settings: Settings) -> None:
