@@ -8,6 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts import repository, service
 from letsbet.accounts.domain import Role
+from letsbet.ledger import service as ledger
+from letsbet.ledger.domain import Entry, House, HouseAccount, PlayerCash, TransferSpec
+
+DEMO_PLAYER_PHONE = "+254712345678"
+DEMO_FUNDS = 1_000_00  # KES 1,000.00
 
 # Fixed, documented development credentials: a newcomer logs in at once.
 DEMO_ACCOUNTS = (
@@ -49,4 +54,26 @@ async def seed(conn: AsyncConnection) -> list[dict[str, object]]:
                 first_name=str(account["first_name"]),
                 last_name=str(account["last_name"]),
             )
+    await _fund_demo_player(conn)
     return [dict(a) for a in DEMO_ACCOUNTS]
+
+
+async def _fund_demo_player(conn: AsyncConnection) -> None:
+    """KES 1,000.00 for the demo player, once (the idempotency key makes re-runs no-ops)."""
+    player = await repository.user_by_phone(conn, DEMO_PLAYER_PHONE)
+    assert player is not None
+    await ledger.post_transfer(
+        conn,
+        TransferSpec(
+            idempotency_key=f"demo:fund:{player.id}",
+            type="adjustment",
+            country="KE",
+            currency="KES",
+            entries=(
+                Entry(House(HouseAccount.ADJUSTMENTS), -DEMO_FUNDS),
+                Entry(PlayerCash(player.id), DEMO_FUNDS),
+            ),
+            reference="demo-funds",
+            metadata={"reason": "demo funds (development only)"},
+        ),
+    )

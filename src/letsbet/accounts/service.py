@@ -13,6 +13,7 @@ from letsbet.accounts.domain import Role, normalise_phone, require_adult
 from letsbet.accounts.passwords import hash_password, verify_password
 from letsbet.accounts.tokens import InvalidToken, TokenSigner
 from letsbet.errors import Conflict, Forbidden, Unauthorized
+from letsbet.ledger import service as ledger
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.tenants import get_tenant
 
@@ -75,6 +76,7 @@ async def register(
     )
     if not created:
         raise PhoneTaken()
+    await ledger.open_wallet(conn, user_id, tenant.code, tenant.currency)
     await record(
         conn,
         Event(
