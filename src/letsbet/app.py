@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from letsbet.accounts.endpoints import router as accounts_router
+from letsbet.ledger.endpoints import router as ledger_router
 from letsbet.platform.config import Environment
 from letsbet.platform.health import router as health_router
 from letsbet.platform.http.errors import install_error_handlers
@@ -32,6 +33,7 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
     app.include_router(health_router)
     if not health_only:
         app.include_router(accounts_router)
+        app.include_router(ledger_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,

@@ -183,3 +183,29 @@ async def test_forwarded_for_uses_the_entry_our_proxy_appended(redis_runtime: Ru
             for i in range(4)
         ]
         assert codes == [200, 200, 200, 429]
+
+
+async def test_process_started_while_nats_is_down_comes_up_and_connects_later(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from letsbet.platform.embedded import EmbeddedNats
+    from tests.support import poll_until
+
+    server = EmbeddedNats(tmp_path / "late-nats", durable=False)
+    server.start()
+    url = server.url
+    server.stop()
+    rt = await _runtime(settings, nats=url)  # must not hang while NATS is down
+    try:
+        async with _client(create_app(rt)) as client:
+            down = await client.get("/readyz")
+            assert down.status_code == 503 and down.json()["checks"]["nats"]["status"] == "down"
+            server.start()  # same port: the background task finds it
+            await poll_until(lambda: _ready(client), timeout=20)
+    finally:
+        await rt.close()
+        server.stop()
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200

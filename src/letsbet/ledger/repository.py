@@ -8,13 +8,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.ledger.domain import HOUSE_SHARDS, AccountState, HouseAccount, Posting
-from letsbet.ledger.tables import ledger_accounts, ledger_holds, ledger_postings, ledger_transfers
+from letsbet.ledger.tables import (
+    ledger_accounts,
+    ledger_holds,
+    ledger_postings,
+    ledger_transfers,
+)
 
 AnyRow = Row[Any]
 
@@ -32,24 +38,40 @@ _LOCK = sa.text(
     """
 )
 
-# Balances and postings in one statement: the CTE updates every account, the insert records
-# each posting with its running balance.
-_WRITE = sa.text(
+# A whole transfer in one statement: claim the idempotency key, move the balances, record the
+# postings with their running balances and the event. When the key already exists nothing is
+# written and the statement returns 0: the caller answers with the original transfer.
+_WRITE_TRANSFER = sa.text(
     """
-    WITH moved AS (
+    WITH claimed AS (
+        INSERT INTO ledger_transfers (id, country_code, currency, type, idempotency_key,
+                                      request_hash, reference, metadata, hold_id, initiated_by)
+        VALUES (:id, :country, :currency, :type, :idempotency_key, :request_hash, :reference,
+                CAST(:metadata AS jsonb), :hold_id, :initiated_by)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+    ), moved AS (
         UPDATE ledger_accounts AS a
         SET balance = v.balance, held = v.held, version = a.version + 1
         FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[]),
                     CAST(:helds AS bigint[])) AS v(id, balance, held)
-        WHERE a.id = v.id
+        WHERE a.id = v.id AND EXISTS (SELECT 1 FROM claimed)
         RETURNING a.id
+    ), posted AS (
+        INSERT INTO ledger_postings (transfer_id, account_id, country_code, currency, amount,
+                                     balance_before, balance_after)
+        SELECT claimed.id, p.account_id, :country, :currency, p.amount, p.before, p.after
+        FROM claimed,
+             unnest(CAST(:p_accounts AS bigint[]), CAST(:p_amounts AS bigint[]),
+                    CAST(:p_before AS bigint[]), CAST(:p_after AS bigint[]))
+             AS p(account_id, amount, before, after)
+        RETURNING 1
+    ), evented AS (
+        INSERT INTO outbox (event_id, subject, payload)
+        SELECT :event_id, :subject, CAST(:payload AS jsonb) FROM claimed
+        RETURNING 1
     )
-    INSERT INTO ledger_postings
-        (transfer_id, account_id, country_code, currency, amount, balance_before, balance_after)
-    SELECT :transfer_id, p.account_id, :country, :currency, p.amount, p.before, p.after
-    FROM unnest(CAST(:p_accounts AS bigint[]), CAST(:p_amounts AS bigint[]),
-                CAST(:p_before AS bigint[]), CAST(:p_after AS bigint[]))
-         AS p(account_id, amount, before, after)
+    SELECT (SELECT count(*) FROM claimed) AS claimed
     """
 )
 
@@ -118,52 +140,47 @@ async def lock_accounts(
     return list(result.all())
 
 
-async def write(
+async def write_transfer(
     conn: AsyncConnection,
     *,
-    transfer_id: uuid.UUID | None,
-    country: str,
-    currency: str,
+    transfer: Mapping[str, Any],
     updated: Mapping[int, AccountState],
     postings: Sequence[Posting],
-) -> None:
+    event: Mapping[str, Any],
+) -> bool:
+    """Write a transfer, its balances, postings and event; False if its key was taken."""
     ids = list(updated)
-    if not postings:  # holds change `held` only
-        await conn.execute(
-            sa.text(
-                "UPDATE ledger_accounts AS a SET held = v.held, version = a.version + 1 "
-                "FROM unnest(CAST(:ids AS bigint[]), CAST(:helds AS bigint[])) AS v(id, held) "
-                "WHERE a.id = v.id"
-            ),
-            {"ids": ids, "helds": [updated[i].held for i in ids]},
-        )
-        return
-    await conn.execute(
-        _WRITE,
+    result = await conn.execute(
+        _WRITE_TRANSFER,
         {
+            **transfer,
+            "metadata": orjson.dumps(transfer["metadata"]).decode(),
             "ids": ids,
             "balances": [updated[i].balance for i in ids],
             "helds": [updated[i].held for i in ids],
-            "transfer_id": transfer_id,
-            "country": country,
-            "currency": currency,
             "p_accounts": [p.account_id for p in postings],
             "p_amounts": [p.amount for p in postings],
             "p_before": [p.balance_before for p in postings],
             "p_after": [p.balance_after for p in postings],
+            "event_id": event["event_id"],
+            "subject": event["subject"],
+            "payload": orjson.dumps(event["payload"]).decode(),
         },
     )
+    return bool(result.scalar_one())
 
 
-async def claim_transfer(conn: AsyncConnection, **values: Any) -> bool:
-    """Insert the transfer row; False when its idempotency key already exists."""
-    result = await conn.execute(
-        insert(ledger_transfers)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[ledger_transfers.c.idempotency_key])
-        .returning(ledger_transfers.c.id)
+async def write_held(conn: AsyncConnection, updated: Mapping[int, AccountState]) -> None:
+    """Holds change `held` only: no money moves, so no postings."""
+    ids = list(updated)
+    await conn.execute(
+        sa.text(
+            "UPDATE ledger_accounts AS a SET held = v.held, version = a.version + 1 "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:helds AS bigint[])) AS v(id, held) "
+            "WHERE a.id = v.id"
+        ),
+        {"ids": ids, "helds": [updated[i].held for i in ids]},
     )
-    return result.first() is not None
 
 
 async def transfer_by_key(conn: AsyncConnection, key: str) -> AnyRow | None:

@@ -35,7 +35,7 @@ from letsbet.ledger.domain import (
     hold_post_amount,
     house_shard,
 )
-from letsbet.platform.bus.outbox import Event, record
+from letsbet.platform.bus.outbox import Event, outbox_row, record
 from letsbet.platform.observability import LEDGER_AMOUNT, LEDGER_REJECTIONS, LEDGER_TRANSFERS
 
 
@@ -129,22 +129,6 @@ async def post_transfer(conn: AsyncConnection, spec: TransferSpec) -> Transfer:
 async def _transfer(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> Transfer:
     spec.validate()
     request_hash = spec.request_hash()
-    transfer_id = uuid.uuid4()
-    claimed = await repo.claim_transfer(
-        conn,
-        id=transfer_id,
-        country_code=spec.country,
-        currency=spec.currency,
-        type=spec.type,
-        idempotency_key=spec.idempotency_key,
-        request_hash=request_hash,
-        reference=spec.reference,
-        metadata=dict(spec.metadata),
-        hold_id=hold.id if hold is not None else None,
-        initiated_by=spec.initiated_by,
-    )
-    if not claimed:
-        return await _replay(conn, spec.idempotency_key, request_hash)
     try:
         states, resolve = await _lock(
             conn,
@@ -157,23 +141,20 @@ async def _transfer(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> 
         release = {hold.account_id: hold.amount} if hold is not None else None
         updated, postings = apply(states, deltas, release=release)
     except LetsbetError as exc:
+        # A replay of a transfer that succeeded earlier must answer with it, even when the
+        # money has since moved on and the same transfer would no longer fit.
+        if await repo.transfer_by_key(conn, spec.idempotency_key) is not None:
+            return await _replay(conn, spec.idempotency_key, request_hash)
         LEDGER_REJECTIONS.labels(exc.code).inc()
         raise
-    await repo.write(
-        conn,
-        transfer_id=transfer_id,
-        country=spec.country,
-        currency=spec.currency,
-        updated=updated,
-        postings=postings,
-    )
+    transfer_id = uuid.uuid4()
     by_id = {p.account_id: p for p in postings}
-    owners = {resolve[r]: r for r in resolve}
+    refs = {account_id: ref for ref, account_id in resolve.items()}
     entries = tuple(
         PostedEntry(
             account_id=p.account_id,
-            owner_id=_owner(owners[p.account_id]),
-            house_code=_code(owners[p.account_id]),
+            owner_id=_owner(refs[p.account_id]),
+            house_code=_code(refs[p.account_id]),
             amount=p.amount,
             balance_before=p.balance_before,
             balance_after=p.balance_after,
@@ -189,7 +170,27 @@ async def _transfer(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> 
         metadata=dict(spec.metadata),
         entries=entries,
     )
-    await record(conn, Event("ledger.transfer.posted", _transfer_event(transfer)))
+    event = outbox_row(Event("ledger.transfer.posted", _transfer_event(transfer)))
+    claimed = await repo.write_transfer(
+        conn,
+        transfer={
+            "id": transfer_id,
+            "country": spec.country,
+            "currency": spec.currency,
+            "type": spec.type,
+            "idempotency_key": spec.idempotency_key,
+            "request_hash": request_hash,
+            "reference": spec.reference,
+            "metadata": dict(spec.metadata),
+            "hold_id": hold.id if hold is not None else None,
+            "initiated_by": spec.initiated_by,
+        },
+        updated=updated,
+        postings=postings,
+        event=event,
+    )
+    if not claimed:
+        return await _replay(conn, spec.idempotency_key, request_hash)
     LEDGER_TRANSFERS.labels(spec.type).inc()
     LEDGER_AMOUNT.labels(spec.currency, spec.type).inc(
         sum(e.amount for e in spec.entries if e.amount > 0)
@@ -335,14 +336,7 @@ async def create_hold(conn: AsyncConnection, spec: HoldSpec) -> Hold:
         row = await repo.hold_by_key(conn, spec.idempotency_key)
         assert row is not None
         return await _hold_replay(conn, row.id, row.request_hash, request_hash)
-    await repo.write(
-        conn,
-        transfer_id=None,
-        country=spec.country,
-        currency=spec.currency,
-        updated=updated,
-        postings=[],
-    )
+    await repo.write_held(conn, updated)
     hold = Hold(
         id=hold_id,
         account_id=account_id,
@@ -428,14 +422,7 @@ async def void_hold(
     ref = PlayerCash(row.owner_id)
     states, resolve = await _lock(conn, row.country_code, row.currency, row.idempotency_key, [ref])
     updated, _ = apply(states, {}, release={resolve[ref]: row.amount})
-    await repo.write(
-        conn,
-        transfer_id=None,
-        country=row.country_code,
-        currency=row.currency,
-        updated=updated,
-        postings=[],
-    )
+    await repo.write_held(conn, updated)
     await repo.resolve_hold(conn, hold_id, status=status.value, at=datetime.now(UTC))
     hold = Hold(
         id=row.id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -44,24 +43,33 @@ class Bus:
                 return
             last: Exception | None = None
             for attempt in range(attempts):
+                client = NATS()
                 try:
-                    self.nc = await nats.connect(
-                        servers=[u.strip() for u in self.url.split(",")],
-                        name=self.name,
-                        allow_reconnect=True,
-                        max_reconnect_attempts=-1,
-                        reconnect_time_wait=0.5,
-                        connect_timeout=2,
-                        ping_interval=5,
-                        max_outstanding_pings=2,
-                        error_cb=self._on_error,
-                        disconnected_cb=self._on_disconnect,
-                        reconnected_cb=self._on_reconnect,
+                    # nats-py retries a failed *first* connect forever when reconnects are
+                    # unlimited; bound it so a process started during an outage still comes up
+                    # (serving /readyz 503) and keeps trying in the background.
+                    await asyncio.wait_for(
+                        client.connect(
+                            servers=[u.strip() for u in self.url.split(",")],
+                            name=self.name,
+                            allow_reconnect=True,
+                            max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.5,  # type: ignore[arg-type]  # float works
+                            connect_timeout=2,
+                            ping_interval=5,
+                            max_outstanding_pings=2,
+                            error_cb=self._on_error,
+                            disconnected_cb=self._on_disconnect,
+                            reconnected_cb=self._on_reconnect,
+                        ),
+                        timeout=3,
                     )
-                    self._js = self.nc.jetstream(timeout=2)
+                    self.nc = client
+                    self._js = client.jetstream(timeout=2)
                     return
                 except Exception as exc:  # nats raises several unrelated types here
                     last = exc
+                    await _close_quietly(client)
                     if attempt + 1 < attempts:
                         await asyncio.sleep(min(2.0, 0.2 * (attempt + 1)))
             raise ConnectionError(f"cannot reach NATS: {last}") from last
@@ -118,3 +126,10 @@ class Bus:
             await self.ensure_streams()
         except Exception as exc:
             log.warning("nats.ensure_streams_failed", error=str(exc) or type(exc).__name__)
+
+
+async def _close_quietly(client: NATS) -> None:
+    try:
+        await asyncio.wait_for(client.close(), timeout=1)
+    except Exception:  # a half-open client may refuse to close; it is dropped anyway
+        log.debug("nats.close_failed")

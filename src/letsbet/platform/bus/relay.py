@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import orjson
 import sqlalchemy as sa
 
 from letsbet.platform.bus.nats import Bus
-from letsbet.platform.bus.outbox import NOTIFY_CHANNEL
 from letsbet.platform.bus.tables import outbox
-from letsbet.platform.db import Database, plain_url
+from letsbet.platform.db import Database
 from letsbet.platform.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, get_logger
 
 log = get_logger(__name__)
@@ -24,13 +22,12 @@ log = get_logger(__name__)
 
 class OutboxRelay:
     def __init__(
-        self, db: Database, bus: Bus, *, batch_size: int = 500, idle_poll_seconds: float = 1.0
+        self, db: Database, bus: Bus, *, batch_size: int = 500, idle_poll_seconds: float = 0.05
     ) -> None:
         self.db = db
         self.bus = bus
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
-        self._wake = asyncio.Event()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many were published (0 when idle or blocked)."""
@@ -80,42 +77,38 @@ class OutboxRelay:
         return int(count or 0)
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = asyncio.create_task(self._listen(stop))
-        failures = 0
-        try:
-            while not stop.is_set():
-                try:
-                    if not self.bus.connected:
-                        raise ConnectionError("NATS is not connected")
-                    count = await self.publish_batch()
-                    failures = 0
-                    if count == self.batch_size:
-                        continue
-                    OUTBOX_BACKLOG.set(await self.backlog())
-                except Exception as exc:
-                    failures += 1
-                    delay = min(5.0, 0.1 * 2 ** min(failures, 6))
-                    log.debug("relay.waiting", error=str(exc), retry_in=delay)
-                    await _wait(stop, delay)
-                    continue
-                self._wake.clear()
-                await _wait_any(stop, self._wake, self.idle_poll_seconds)
-        finally:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+        """Publish until `stop`: back to back while there is a backlog, else every poll interval.
 
-    async def _listen(self, stop: asyncio.Event) -> None:
-        """LISTEN for commits that recorded events, so delivery does not wait for the poll."""
+        Polling (a partial-index probe, microseconds) instead of LISTEN/NOTIFY: notifying
+        transactions serialise their commits on one global lock in PostgreSQL.
+        """
+        failures = 0
+        last_gauge = 0.0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
-                conn = await asyncpg.connect(plain_url(self.db.url).replace("sslmode=", "ssl="))
-                try:
-                    await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                    await stop.wait()
-                finally:
-                    await conn.close()
-            except (OSError, asyncpg.PostgresError):
-                await _wait(stop, 1.0)
+                if not self.bus.connected:
+                    raise ConnectionError("NATS is not connected")
+                count = await self.publish_batch()
+                failures = 0
+                if loop.time() - last_gauge > 1.0:
+                    OUTBOX_BACKLOG.set(await self.backlog())
+                    last_gauge = loop.time()
+                if count == self.batch_size:
+                    continue
+            except Exception as exc:
+                failures += 1
+                delay = min(5.0, 0.1 * 2 ** min(failures, 6))
+                log.debug("relay.waiting", error=str(exc) or type(exc).__name__, retry_in=delay)
+                if loop.time() - last_gauge > 1.0:
+                    try:
+                        OUTBOX_BACKLOG.set(await self.backlog())
+                        last_gauge = loop.time()
+                    except Exception:  # PostgreSQL down too: nothing to report
+                        log.debug("relay.backlog_unknown")
+                await _wait(stop, delay)
+                continue
+            await _wait(stop, self.idle_poll_seconds)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
@@ -123,12 +116,3 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         pass
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
