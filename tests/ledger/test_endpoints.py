@@ -20,7 +20,7 @@ from letsbet.ledger import service as ledger_service
 from letsbet.ledger.domain import Entry, House, HouseAccount, PlayerCash, TransferSpec
 from letsbet.ledger.tables import ledger_transfers
 from letsbet.platform.runtime import Runtime
-from tests.support import random_phone
+from tests.support import create_players, random_phone
 
 PASSWORD = "correct horse battery"
 Headers = dict[str, str]
@@ -128,6 +128,22 @@ async def test_new_player_has_an_empty_wallet(
         "held": "0.00",
         "available": "0.00",
     }
+
+
+async def test_player_without_a_ledger_account_sees_zeros(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    async with runtime.db.transaction() as conn:
+        (user_id,) = await create_players(conn, 1)  # a user row only, no wallet opened
+    token = runtime.signer.access_token(
+        user_id=user_id, role=Role.PLAYER, country="KE", now=datetime.now(UTC)
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await wallet(client, headers))["balance"] == "0.00"
+    page = await transactions(client, headers)
+    assert page.json() == {"items": [], "next_cursor": None}
+    statement = await client.get("/api/wallet/statement.csv", headers=headers)
+    assert statement.status_code == 200 and statement.text.count("\r\n") == 1
 
 
 async def test_wallet_needs_a_token(client: httpx.AsyncClient) -> None:
