@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from letsbet.compliance.tax import TaxLine
 from letsbet.errors import Conflict, NotFound
 
 # Far above any real balance, far below BIGINT: sums of many postings cannot overflow.
@@ -231,3 +232,8 @@ def hold_post_amount(hold_amount: int, requested: int | None) -> int:
 
 def summarize(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     return [{"account": _ref_key(e.account), "amount": e.amount} for e in entries]
+
+
+def tax_entries(lines: Iterable[TaxLine]) -> list[Entry]:
+    """Credit each tax line to its tax-payable house account (the feature debits the payer)."""
+    return [Entry(House(HouseAccount(line.account)), line.amount) for line in lines if line.amount]
