@@ -67,7 +67,10 @@ async def current_principal(request: Request) -> Principal:
     if token is None:
         raise Unauthorized("Send 'Authorization: Bearer <access token>'; log in to get one.")
     runtime = get_runtime(request)
-    principal = runtime.signer.verify_access(token)  # raises invalid/expired
+    # The rate limiter may have verified the token already (peek_principal); reuse it.
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    if principal is None:
+        principal = runtime.signer.verify_access(token)  # raises invalid/expired
     try:
         revoked = await runtime.redis.exists(f"auth:revoked:{principal.token_id}")
     except Exception:
