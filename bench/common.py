@@ -19,11 +19,18 @@ UNLIMITED = "1000000000/minute"
 def make_settings(urls: dict[str, str], **overrides: Any) -> Settings:
     """Like tests/support.make_settings: real servers, rate limits out of the way, quiet logs."""
     values: dict[str, Any] = {
-        "environment": "test", "database_url": urls["database"], "redis_url": urls["redis"],
-        "nats_url": urls["nats"], "jwt_secret": "bench-secret-" + "x" * 32,
-        "rate_limit_default": UNLIMITED, "rate_limit_auth": UNLIMITED,
-        "rate_limit_money": UNLIMITED, "log_level": "warning", "log_format": "console",
-        "login_max_failures": 100, "_env_file": None,
+        "environment": "test",
+        "database_url": urls["database"],
+        "redis_url": urls["redis"],
+        "nats_url": urls["nats"],
+        "jwt_secret": "bench-secret-" + "x" * 32,
+        "rate_limit_default": UNLIMITED,
+        "rate_limit_auth": UNLIMITED,
+        "rate_limit_money": UNLIMITED,
+        "log_level": "warning",
+        "log_format": "console",
+        "login_max_failures": 100,
+        "_env_file": None,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -55,12 +62,12 @@ def fmt_rate(value: float) -> str:
 
 def fmt_ms(value: float | None) -> str:
     if value is None:
-        return "–"
+        return "-"
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
 def fmt_ratio(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}×"
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
