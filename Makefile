@@ -19,8 +19,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/letsbet run
 
-## The whole suite on embedded real PostgreSQL, Redis and NATS (what CI runs).
-test: $(STAMP)
+## Format, lint and types, then the whole suite on embedded real PostgreSQL, Redis and NATS
+## (what CI runs).
+test: check
 	$(BIN)/python -m pytest -q
 
 ## The same suite against this machine's PostgreSQL/Redis/NATS on their standard ports.
@@ -29,8 +30,8 @@ test-external: $(STAMP)
 
 ## Format check, lint and types.
 check: $(STAMP)
-	$(BIN)/ruff format --check src tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -157,3 +157,23 @@ async def test_killed_process_leaves_nothing_half_written(
     report = await check(fresh_db)
     assert report.sound, report.lines()
     assert report.transfers > 100
+
+
+async def test_reconcile_loop_exports_the_verdict(fresh_db: Database) -> None:
+    from letsbet.ledger.worker import reconcile_loop
+    from letsbet.platform.observability import LEDGER_CHECK_BREAKS, LEDGER_CHECK_SOUND
+
+    await _books(fresh_db)
+    LEDGER_CHECK_SOUND.set(-1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(reconcile_loop(fresh_db, stop, every=0.05))
+    try:
+        for _ in range(200):
+            if LEDGER_CHECK_SOUND._value.get() != -1:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await task
+    assert LEDGER_CHECK_SOUND._value.get() == 1
+    assert LEDGER_CHECK_BREAKS._value.get() == 0
