@@ -1,0 +1,1 @@
+"""The sportsbook: catalogue, odds, bets, settlement, cash-out."""

@@ -1,0 +1,1 @@
+"""Bet placement, bet math, settlement and cash-out."""

@@ -1,0 +1,1 @@
+"""Sports, competitions, events, markets, outcomes and the trading tools."""

@@ -1,0 +1,1 @@
+"""Odds: pricing with margins, feeds, live odds fan-out."""
