@@ -162,3 +162,36 @@ async def test_health_endpoints(client: httpx.AsyncClient, path: str) -> None:
             "redis": "ok",
             "nats": "ok",
         }
+
+
+async def test_unstorable_input_is_422_not_500(client: httpx.AsyncClient) -> None:
+    nul = await client.post(
+        "/api/auth/register",
+        json={
+            "phone": "+254733" + "123456",
+            "password": "a long password",
+            "country": "KE",
+            "date_of_birth": "1990-01-01",
+            "first_name": "A\u0000b",
+        },
+    )
+    assert nul.status_code == 422 and nul.json()["error"]["code"] == "invalid_input"
+
+
+async def test_dates_that_overflow_are_422_not_500(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from letsbet.accounts.domain import Role
+
+    token = runtime.signer.access_token(
+        user_id=uuid.uuid4(), role=Role.PLAYER, country="KE", now=datetime.now(UTC)
+    )
+    response = await client.get(
+        "/api/wallet/transactions",
+        params={"from": "0001-01-01T00:00:00+05:00"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422, response.text

@@ -26,6 +26,7 @@ AnyRow = Row[Any]
 
 # House account ids never change once created; cached per database.
 _house_ids: dict[tuple[str, str, str, str, int], int] = {}
+_house_sets: dict[tuple[str, str, str], dict[tuple[HouseAccount, int], int]] = {}
 
 _LOCK = sa.text(
     """
@@ -81,14 +82,10 @@ async def house_ids(
 ) -> dict[tuple[HouseAccount, int], int]:
     """Ids of every house account shard for a country and currency, creating missing ones."""
     db_key = str(conn.engine.url)
+    cached = _house_sets.get((db_key, country, currency))
+    if cached is not None:  # the hot path: one dict lookup per transfer
+        return cached
     wanted = [(code, shard) for code in HouseAccount for shard in range(HOUSE_SHARDS)]
-    found = {
-        (code, shard): _house_ids[(db_key, country, currency, code.value, shard)]
-        for code, shard in wanted
-        if (db_key, country, currency, code.value, shard) in _house_ids
-    }
-    if len(found) == len(wanted):
-        return found
     await conn.execute(
         insert(ledger_accounts)
         .values(
@@ -114,10 +111,12 @@ async def house_ids(
     )
     for row in rows:
         _house_ids[(db_key, country, currency, row.code, row.shard)] = row.id
-    return {
+    found = {
         (code, shard): _house_ids[(db_key, country, currency, code.value, shard)]
         for code, shard in wanted
     }
+    _house_sets[(db_key, country, currency)] = found
+    return found
 
 
 async def open_player_account(

@@ -100,7 +100,26 @@ async def _dependency_down(request: Request, exc: Exception) -> OrjsonResponse:
 async def _database_error(request: Request, exc: Exception) -> OrjsonResponse:
     if is_dependency_outage(exc):
         return await _dependency_down(request, exc)
+    # SQLSTATE class 22 (data exception): input PostgreSQL cannot store, such as a NUL
+    # character in text or a timestamp out of range. The client's fault, not ours.
+    if str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "").startswith("22"):
+        return _unstorable(request)
     raise exc  # a real bug: the edge logs it and answers 500
+
+
+def _unstorable(request: Request) -> OrjsonResponse:
+    return render(
+        request,
+        422,
+        "invalid_input",
+        "The request contains a value that cannot be stored (a NUL character or a date out "
+        "of range); remove it and retry.",
+    )
+
+
+async def _overflow(request: Request, exc: Exception) -> OrjsonResponse:
+    """Dates near year 1 or 9999 overflow when shifted to UTC: bad input, not a crash."""
+    return _unstorable(request)
 
 
 def is_dependency_outage(exc: BaseException) -> bool:
@@ -131,5 +150,6 @@ def install_error_handlers(app: FastAPI) -> None:
     for kind in (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError):
         app.add_exception_handler(kind, _dependency_down)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
