@@ -12,6 +12,8 @@ from letsbet.platform.http.errors import install_error_handlers
 from letsbet.platform.http.middleware import HttpEdge
 from letsbet.platform.http.ratelimit import RateLimiter
 from letsbet.platform.runtime import Runtime
+from letsbet.sportsbook.bets.endpoints import router as bets_router
+from letsbet.sportsbook.catalogue.endpoints import router as catalogue_router
 
 API_DESCRIPTION = """letsbet: sportsbook, provably fair crash game, mobile-money payments and
 compliance for Kenya, Nigeria and Ghana. Errors always look like
@@ -34,6 +36,8 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
     if not health_only:
         app.include_router(accounts_router)
         app.include_router(ledger_router)
+        app.include_router(catalogue_router)
+        app.include_router(bets_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,

@@ -118,3 +118,12 @@ LEDGER_CHECK_SOUND = Gauge(
 )
 LEDGER_CHECK_BREAKS = Gauge("letsbet_ledger_check_breaks", "Breaks found by the last check")
 HOLDS_EXPIRED = Counter("letsbet_ledger_holds_expired_total", "Holds released by expiry")
+
+# -- sportsbook ---------------------------------------------------------------------------------
+BETS_PLACED = Counter("letsbet_bets_placed_total", "Bets placed", ["bet_type", "currency"])
+BETS_REJECTED = Counter("letsbet_bets_rejected_total", "Bets refused, by error code", ["code"])
+BETS_STAKED = Counter(
+    "letsbet_bets_stake_minor_total", "Stakes taken, in minor units", ["currency"]
+)
+BETS_SETTLED = Counter("letsbet_bets_settled_total", "Bets settled, by outcome", ["status"])
+BETS_PAID = Counter("letsbet_bets_payout_minor_total", "Payouts, in minor units", ["currency"])

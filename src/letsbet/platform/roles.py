@@ -43,9 +43,25 @@ async def _relay(runtime: Runtime, stop: asyncio.Event) -> None:
 
 
 async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Bet settlement (results consumer), live-bet decisions, hold expiry, reconciliation."""
     from letsbet.ledger.worker import expiry_loop, reconcile_loop
+    from letsbet.platform.bus.consumer import Consumer
+    from letsbet.sportsbook.bets import settlement
+    from letsbet.sportsbook.bets.live import live_loop
 
-    await asyncio.gather(expiry_loop(runtime.db, stop), reconcile_loop(runtime.db, stop))
+    results = Consumer(
+        runtime.db,
+        runtime.bus,
+        name="settlement-bets",
+        subject=settlement.SUBJECT,
+        handler=settlement.on_market_resulted,
+    )
+    await asyncio.gather(
+        expiry_loop(runtime.db, stop),
+        reconcile_loop(runtime.db, stop),
+        live_loop(runtime.db, stop),
+        results.run(stop),
+    )
 
 
 WORKERS: dict[str, RoleMain] = {

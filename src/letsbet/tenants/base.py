@@ -31,6 +31,8 @@ class Tenant:
     min_deposit: int
     max_deposit: int
     deposit_cap_before_kyc: int
+    max_payout: int  # largest return one bet may pay
+    max_legs: int  # legs in a multi or system
     allow_betting_before_kyc: bool
     # Effective-dated tax regimes are data in compliance/tax, looked up by these ids.
     tax_regime_ids: tuple[str, ...] = field(default=())

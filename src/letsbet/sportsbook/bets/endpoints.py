@@ -1,0 +1,211 @@
+"""POST /api/bets, GET /api/bets, GET /api/bets/{id}. Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from letsbet.accounts.domain import Role
+from letsbet.errors import LetsbetError, NotFound, Unprocessable
+from letsbet.platform.db import run_in_transaction
+from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep
+from letsbet.platform.http.ratelimit import rate_limit
+from letsbet.platform.money import Money, to_money
+from letsbet.platform.observability import BETS_PLACED, BETS_REJECTED, BETS_STAKED
+from letsbet.sportsbook.bets import placement
+from letsbet.sportsbook.bets import repository as repo
+from letsbet.sportsbook.bets.domain import BetType, OddsChangePolicy
+from letsbet.sportsbook.bets.schemas import (
+    BetOut,
+    BetPage,
+    BetSummary,
+    LegOut,
+    LineOut,
+    PlaceBetRequest,
+    StatusOut,
+    milli_to_odds,
+    odds_to_milli,
+)
+from letsbet.sportsbook.bets.tables import bets
+from letsbet.tenants import get_tenant
+
+router = APIRouter(prefix="/api", tags=["bets"])
+
+
+class BetNotFound(NotFound):
+    code = "bet_not_found"
+    message = "No such bet."
+
+
+class InvalidCursor(Unprocessable):
+    code = "invalid_cursor"
+    message = "The cursor is not one this API gave out."
+
+
+@router.post(
+    "/bets", status_code=201, response_model=BetOut, dependencies=[Depends(rate_limit("money"))]
+)
+async def place(
+    body: PlaceBetRequest, principal: CurrentUser, runtime: RuntimeDep, response: Response
+) -> BetOut:
+    tenant = get_tenant(principal.country)
+    stake = to_money(body.stake, tenant.currency)
+    request = placement.BetRequest(
+        user_id=principal.user_id,
+        tenant=tenant,
+        bet_type=BetType(body.bet_type),
+        selections=tuple(
+            placement.Selection(s.outcome_id, odds_to_milli(s.odds)) for s in body.selections
+        ),
+        stake_per_line=stake.minor,
+        system=body.system,
+        odds_change=OddsChangePolicy(body.odds_change),
+        idempotency_key=body.idempotency_key,
+    )
+
+    async def work(conn: AsyncConnection) -> BetOut:
+        placed = await placement.place_bet(
+            conn, request, allowed_countries=runtime.settings.allowed_countries
+        )
+        return await _bet_out(conn, placed.bet_id, replayed=placed.replayed)
+
+    try:
+        bet = await run_in_transaction(runtime.db, work)
+    except LetsbetError as exc:
+        BETS_REJECTED.labels(exc.code).inc()
+        raise
+    if bet.replayed:
+        response.status_code = 200
+    else:
+        BETS_PLACED.labels(body.bet_type, tenant.currency).inc()
+        BETS_STAKED.labels(tenant.currency).inc(stake.minor * bet.line_count)
+    return bet
+
+
+@router.get("/bets", response_model=BetPage, dependencies=[Depends(rate_limit("read"))])
+async def list_bets(
+    principal: CurrentUser,
+    conn: Conn,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> BetPage:
+    query = sa.select(bets).where(bets.c.user_id == principal.user_id)
+    if status:
+        query = query.where(bets.c.status == status)
+    if cursor:
+        placed_at, bet_id = _decode_cursor(cursor)
+        query = query.where(sa.tuple_(bets.c.placed_at, bets.c.id) < (placed_at, bet_id))
+    rows = (
+        await conn.execute(
+            query.order_by(bets.c.placed_at.desc(), bets.c.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    items = [
+        BetSummary(
+            id=r.id,
+            status=r.status,
+            bet_type=r.bet_type,
+            currency=r.currency,
+            total_stake=_fmt(r.total_stake, r.currency),
+            potential_return=_fmt(r.potential_return, r.currency),
+            payout=_fmt(r.payout, r.currency) if r.payout is not None else None,
+            placed_at=r.placed_at,
+        )
+        for r in rows[:limit]
+    ]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return BetPage(items=items, next_cursor=_encode_cursor(last) if last else None)
+
+
+@router.get("/bets/{bet_id}", response_model=BetOut, dependencies=[Depends(rate_limit("read"))])
+async def get_bet(bet_id: uuid.UUID, principal: CurrentUser, conn: Conn) -> BetOut:
+    bet = await repo.bet_by_id(conn, bet_id)
+    if bet is None or (bet.user_id != principal.user_id and principal.role != Role.ADMIN):
+        raise BetNotFound()
+    return await _bet_out(conn, bet_id)
+
+
+async def _bet_out(conn: AsyncConnection, bet_id: uuid.UUID, *, replayed: bool = False) -> BetOut:
+    bet = await repo.bet_by_id(conn, bet_id)
+    if bet is None:
+        raise BetNotFound()
+    currency = bet.currency
+    legs = await repo.legs_of(conn, bet_id)
+    lines = await repo.lines_of(conn, bet_id)
+    history = await repo.history_of(conn, bet_id)
+    return BetOut(
+        id=bet.id,
+        status=bet.status,
+        reject_code=bet.reject_code,
+        bet_type=bet.bet_type,
+        system=bet.system,
+        live=bet.live,
+        currency=currency,
+        stake_per_line=_fmt(bet.stake_per_line, currency),
+        line_count=bet.line_count,
+        total_stake=_fmt(bet.total_stake, currency),
+        stake_tax=_fmt(bet.stake_tax, currency),
+        potential_return=_fmt(bet.potential_return, currency),
+        returned=_opt(bet.return_amount, currency),
+        winnings_tax=_opt(bet.winnings_tax, currency),
+        payout=_opt(bet.payout, currency),
+        placed_at=bet.placed_at,
+        settled_at=bet.settled_at,
+        legs=[
+            LegOut(
+                leg_no=leg.leg_no,
+                event_id=leg.event_id,
+                market_id=leg.market_id,
+                outcome_id=leg.outcome_id,
+                odds=milli_to_odds(leg.odds_milli),
+                seen_odds=milli_to_odds(leg.seen_odds_milli),
+                result=leg.result,
+                void_factor=str(leg.void_factor) if leg.void_factor is not None else None,
+                dead_heat_factor=(
+                    str(leg.dead_heat_factor) if leg.dead_heat_factor is not None else None
+                ),
+            )
+            for leg in legs
+        ],
+        lines=[
+            LineOut(
+                line_no=line.line_no,
+                legs=list(line.legs),
+                stake=_fmt(line.stake, currency),
+                returned=_opt(line.return_amount, currency),
+            )
+            for line in lines
+        ],
+        history=[StatusOut(status=h.status, reason=h.reason, at=h.at) for h in history],
+        replayed=replayed,
+    )
+
+
+def _fmt(minor: int, currency: str) -> str:
+    return Money(minor, currency).format()
+
+
+def _opt(minor: int | None, currency: str) -> str | None:
+    return None if minor is None else _fmt(minor, currency)
+
+
+def _encode_cursor(row: Any) -> str:
+    raw = f"{row.placed_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        placed_at, bet_id = raw.split("|")
+        return datetime.fromisoformat(placed_at), uuid.UUID(bet_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor() from None
