@@ -21,6 +21,7 @@ from letsbet.ledger.tables import (
     ledger_postings,
     ledger_transfers,
 )
+from letsbet.platform.db import DriverSQL
 
 AnyRow = Row[Any]
 
@@ -28,7 +29,7 @@ AnyRow = Row[Any]
 _house_ids: dict[tuple[str, str, str, str, int], int] = {}
 _house_sets: dict[tuple[str, str, str], dict[tuple[HouseAccount, int], int]] = {}
 
-_LOCK = sa.text(
+_LOCK = DriverSQL(
     """
     SELECT id, kind, owner_id, balance, held, version FROM ledger_accounts
     WHERE id = ANY(CAST(:ids AS bigint[]))
@@ -42,7 +43,7 @@ _LOCK = sa.text(
 # A whole transfer in one statement: claim the idempotency key, move the balances, record the
 # postings with their running balances and the event. When the key already exists nothing is
 # written and the statement returns 0: the caller answers with the original transfer.
-_WRITE_TRANSFER = sa.text(
+_WRITE_TRANSFER = DriverSQL(
     """
     WITH claimed AS (
         INSERT INTO ledger_transfers (id, country_code, currency, type, idempotency_key,
@@ -133,8 +134,8 @@ async def lock_accounts(
     conn: AsyncConnection, *, ids: Sequence[int], owners: Sequence[uuid.UUID], currency: str
 ) -> list[AnyRow]:
     """Lock the accounts in ascending id order: one global order means no lock cycles."""
-    result = await conn.execute(
-        _LOCK, {"ids": list(ids), "owners": list(owners), "currency": currency}
+    result = await _LOCK.execute(
+        conn, {"ids": list(ids), "owners": list(owners), "currency": currency}
     )
     return list(result.all())
 
@@ -149,8 +150,8 @@ async def write_transfer(
 ) -> bool:
     """Write a transfer, its balances, postings and event; False if its key was taken."""
     ids = list(updated)
-    result = await conn.execute(
-        _WRITE_TRANSFER,
+    result = await _WRITE_TRANSFER.execute(
+        conn,
         {
             **transfer,
             "metadata": orjson.dumps(transfer["metadata"]).decode(),
