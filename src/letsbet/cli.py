@@ -41,11 +41,13 @@ def _migrate_up(url: str) -> None:
 async def _seed_demo(settings: Settings) -> None:
     from letsbet.accounts.demo import seed
     from letsbet.platform.db import Database
+    from letsbet.sportsbook.catalogue.demo import seed as seed_fixtures
 
     db = Database(settings.resolved_database_url() or "", pool_size=1)
     try:
         async with db.transaction() as conn:
             accounts = await seed(conn)
+            await seed_fixtures(conn)
     finally:
         await db.close()
     lines = [f"  {a['role']:<11} phone {a['phone']}  password {a['password']}" for a in accounts]

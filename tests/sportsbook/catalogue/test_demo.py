@@ -1,0 +1,23 @@
+"""The development fixtures are priced by the model, valid, and seeded once."""
+
+from __future__ import annotations
+
+import httpx
+
+from letsbet.platform.runtime import Runtime
+from letsbet.sportsbook.catalogue.demo import FIXTURES, seed
+
+
+async def test_demo_fixtures_seed_once_and_are_listed(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    async with runtime.db.transaction() as conn:
+        first = await seed(conn)
+    async with runtime.db.transaction() as conn:
+        second = await seed(conn)
+    assert (first, second) == (len(FIXTURES), 0)
+    listed = (await client.get("/api/events", params={"limit": 100})).json()["items"]
+    demo = [e for e in listed if e["home"] == "Gor Mahia"]
+    assert len(demo) == 1
+    detail = (await client.get(f"/api/events/{demo[0]['id']}")).json()
+    assert {m["type"] for m in detail["markets"]} >= {"1x2", "btts", "over_under"}
