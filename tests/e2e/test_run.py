@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -40,6 +41,7 @@ def _external_env(settings: Settings, port: int, **extra: str) -> dict[str, str]
         DATABASE_URL=settings.resolved_database_url() or "",
         REDIS_URL=settings.resolved_redis_url() or "",
         NATS_URL=settings.nats_url or "",
+        JWT_SECRET=settings.signing_secret,
         **extra,
     )
 
@@ -247,4 +249,102 @@ def test_admin_create_reuses_the_running_embedded_servers(tmp_path: Path) -> Non
             timeout=60,
         )
         assert duplicate.returncode == 1 and "phone_taken" in duplicate.stderr
+        _stop(process)
+
+
+def test_bet_is_settled_through_relay_nats_and_the_settlement_role(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Placement → result → payout across real processes: the api records the result in the
+    outbox, the relay publishes it to JetStream, the settlement role's consumer pays the bet."""
+    import asyncio
+    import uuid
+
+    from letsbet.accounts.domain import Role
+    from letsbet.ledger import service as ledger
+    from letsbet.ledger.domain import Entry, House, HouseAccount, PlayerCash, TransferSpec
+    from letsbet.platform.db import Database
+    from tests.sportsbook.catalogue.helpers import event_body, market_id, outcome_ids
+    from tests.support import create_players
+
+    async def funded_player() -> uuid.UUID:
+        db = Database(settings.resolved_database_url() or "", pool_size=1)
+        try:
+            async with db.transaction() as conn:
+                (user,) = await create_players(conn, 1)
+                await ledger.post_transfer(
+                    conn,
+                    TransferSpec(
+                        f"e2e-fund-{user}",
+                        "test.fund",
+                        "KE",
+                        "KES",
+                        (
+                            Entry(House(HouseAccount.ADJUSTMENTS), -500_00),
+                            Entry(PlayerCash(user), 500_00),
+                        ),
+                    ),
+                )
+            return user
+        finally:
+            await db.close()
+
+    user = asyncio.run(funded_player())
+    now = datetime.now(UTC)
+    from letsbet.platform.runtime import Runtime
+
+    rt = Runtime.create(settings, role="e2e")
+    player = {
+        "Authorization": "Bearer "
+        + rt.signer.access_token(user_id=user, role=Role.PLAYER, country="KE", now=now)
+    }
+    admin = {
+        "Authorization": "Bearer "
+        + rt.signer.access_token(user_id=uuid.uuid4(), role=Role.ADMIN, country="KE", now=now)
+    }
+    port = free_port()
+    env = _external_env(settings, port)
+    with letsbet(
+        "serve", "api", "relay", "settlement", env=env, cwd=tmp_path, port=port
+    ) as process:
+        base = f"http://127.0.0.1:{port}"
+        event = httpx.post(f"{base}/api/admin/events", json=event_body(), headers=admin).json()
+        home = outcome_ids(event, "1x2")
+        bet = httpx.post(
+            f"{base}/api/bets",
+            headers=player,
+            json={
+                "bet_type": "single",
+                "selections": [{"outcome_id": home["home"], "odds": "2.10"}],
+                "stake": "100.00",
+                "idempotency_key": "e2e-slip",
+            },
+        ).json()
+        assert bet["status"] == "open", bet
+        resulted = httpx.post(
+            f"{base}/api/admin/events/{event['id']}/result",
+            headers=admin,
+            json={
+                "markets": [
+                    {
+                        "market_id": market_id(event, "1x2"),
+                        "outcomes": [
+                            {"outcome_id": home["home"], "result": "won"},
+                            {"outcome_id": home["draw"], "result": "lost"},
+                            {"outcome_id": home["away"], "result": "lost"},
+                        ],
+                    }
+                ]
+            },
+        )
+        assert resulted.status_code == 200, resulted.text
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # poll with a deadline: settlement is asynchronous
+            settled = httpx.get(f"{base}/api/bets/{bet['id']}", headers=player).json()
+            if settled["status"] != "open":
+                break
+            time.sleep(0.1)
+        assert (settled["status"], settled["payout"]) == ("won", "210.00")
+        wallet = httpx.get(f"{base}/api/wallet", headers=player).json()
+        assert wallet["balance"] == "610.00"
         _stop(process)
