@@ -74,7 +74,7 @@ async def place(
         placed = await placement.place_bet(
             conn, request, allowed_countries=runtime.settings.allowed_countries
         )
-        return await _bet_out(conn, placed.bet_id, replayed=placed.replayed)
+        return await bet_view(conn, placed.bet_id, replayed=placed.replayed)
 
     try:
         bet = await run_in_transaction(runtime.db, work)
@@ -130,10 +130,10 @@ async def get_bet(bet_id: uuid.UUID, principal: CurrentUser, conn: Conn) -> BetO
     bet = await repo.bet_by_id(conn, bet_id)
     if bet is None or (bet.user_id != principal.user_id and principal.role != Role.ADMIN):
         raise BetNotFound()
-    return await _bet_out(conn, bet_id)
+    return await bet_view(conn, bet_id)
 
 
-async def _bet_out(conn: AsyncConnection, bet_id: uuid.UUID, *, replayed: bool = False) -> BetOut:
+async def bet_view(conn: AsyncConnection, bet_id: uuid.UUID, *, replayed: bool = False) -> BetOut:
     bet = await repo.bet_by_id(conn, bet_id)
     if bet is None:
         raise BetNotFound()

@@ -98,7 +98,7 @@ async def settle_bet(
     taxes = payout_breakdown(
         regime_for(bet.country_code, now), stake=bet.total_stake, payout=returned
     )
-    transfer = await ledger.post_transfer(conn, _settlement_transfer(bet, returned, taxes))
+    transfer = await ledger.post_transfer(conn, settlement_transfer(bet, returned, taxes))
     for line in lines:
         amount = line_return(
             bet.stake_per_line, [odds[i] for i in line.legs], [results[i] for i in line.legs]
@@ -145,7 +145,7 @@ async def settle_bet(
     return True
 
 
-def _settlement_transfer(bet: Any, returned: int, taxes: Any) -> TransferSpec:
+def settlement_transfer(bet: Any, returned: int, taxes: Any) -> TransferSpec:
     """Stakes in play release the net stake: the player gets the return less withholding,
     the tax goes to withholding payable, and the difference is the book's revenue."""
     net_stake = bet.total_stake - bet.stake_tax
