@@ -12,8 +12,10 @@ from letsbet.platform.http.errors import install_error_handlers
 from letsbet.platform.http.middleware import HttpEdge
 from letsbet.platform.http.ratelimit import RateLimiter
 from letsbet.platform.runtime import Runtime
+from letsbet.sportsbook.bets.cashout_endpoints import router as cashout_router
 from letsbet.sportsbook.bets.endpoints import router as bets_router
 from letsbet.sportsbook.catalogue.endpoints import router as catalogue_router
+from letsbet.sportsbook.odds.ws import router as odds_ws_router
 
 API_DESCRIPTION = """letsbet: sportsbook, provably fair crash game, mobile-money payments and
 compliance for Kenya, Nigeria and Ghana. Errors always look like
@@ -37,7 +39,9 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(accounts_router)
         app.include_router(ledger_router)
         app.include_router(catalogue_router)
+        app.include_router(odds_ws_router)
         app.include_router(bets_router)
+        app.include_router(cashout_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,
