@@ -127,3 +127,7 @@ BETS_STAKED = Counter(
 )
 BETS_SETTLED = Counter("letsbet_bets_settled_total", "Bets settled, by outcome", ["status"])
 BETS_PAID = Counter("letsbet_bets_payout_minor_total", "Payouts, in minor units", ["currency"])
+ODDS_SOCKETS = Gauge("letsbet_odds_websockets", "Open /ws/odds connections in this process")
+ODDS_SLOW_DROPPED = Counter(
+    "letsbet_odds_websockets_dropped_total", "Odds sockets cut off for falling behind"
+)

@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from letsbet.platform.bus.nats import Bus
-from letsbet.platform.observability import get_logger
+from letsbet.platform.observability import ODDS_SLOW_DROPPED, get_logger
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.catalogue.service import format_odds
 
@@ -82,6 +82,7 @@ class Listener:
     def _cut_off(self) -> None:
         # What is queued will never be sent: make room for the one sentinel the writer needs.
         self.cut_off = True
+        ODDS_SLOW_DROPPED.inc()
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(None)

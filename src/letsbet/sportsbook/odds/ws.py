@@ -44,7 +44,7 @@ from starlette.websockets import WebSocketDisconnect
 from letsbet.errors import LetsbetError
 from letsbet.platform.http.middleware import client_ip
 from letsbet.platform.http.ratelimit import RateLimiter
-from letsbet.platform.observability import get_logger
+from letsbet.platform.observability import ODDS_SOCKETS, get_logger
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.catalogue.schemas import Id
 from letsbet.sportsbook.catalogue.service import EventView, event_view, format_line, format_odds
@@ -159,6 +159,7 @@ async def odds_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     listener = hub.listen()
     async with runtime.websockets.track(websocket):
+        ODDS_SOCKETS.inc()
         tasks = [
             asyncio.create_task(_read(websocket, runtime, hub, listener)),
             asyncio.create_task(_write(websocket, runtime, hub, listener)),
@@ -166,6 +167,7 @@ async def odds_socket(websocket: WebSocket) -> None:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            ODDS_SOCKETS.dec()
             hub.forget(listener)
             for task in tasks:
                 task.cancel()
