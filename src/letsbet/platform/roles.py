@@ -64,12 +64,19 @@ async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
     )
 
 
+async def _odds(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The simulated odds feed; replicas without the leader lock idle and retry."""
+    from letsbet.sportsbook.odds.simulator import Simulator
+
+    await Simulator().run(runtime.db, stop)
+
+
 WORKERS: dict[str, RoleMain] = {
     "relay": _relay,
     "games": _idle_worker,
     "settlement": _settlement,
     "payments": _idle_worker,
-    "odds": _idle_worker,
+    "odds": _odds,
 }
 
 
