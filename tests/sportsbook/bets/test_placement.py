@@ -180,3 +180,14 @@ async def test_concurrent_bets_never_overdraw(client: httpx.AsyncClient, runtime
     assert codes.count(201) == 10 and codes.count(409) == 15
     assert (await balance(runtime, user)).balance == 0
     assert (await check(runtime.db)).sound
+
+
+async def test_same_events_in_opposite_order_do_not_deadlock(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    events = [await _event(client, runtime) for _ in range(3)]
+    legs = [(outcome_ids(e, "1x2")["home"], "2.10") for e in events]
+    _, headers = await funded_player(runtime)
+    slips = [bet_body(legs if i % 2 else legs[::-1], stake="1.00") for i in range(30)]
+    responses = await asyncio.gather(*(post(client, slip, headers) for slip in slips))
+    assert [r.status_code for r in responses] == [201] * 30

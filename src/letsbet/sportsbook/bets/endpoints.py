@@ -70,17 +70,19 @@ async def place(
         idempotency_key=body.idempotency_key,
     )
 
-    async def work(conn: AsyncConnection) -> BetOut:
-        placed = await placement.place_bet(
+    async def work(conn: AsyncConnection) -> placement.Placed:
+        return await placement.place_bet(
             conn, request, allowed_countries=runtime.settings.allowed_countries
         )
-        return await bet_view(conn, placed.bet_id, replayed=placed.replayed)
 
     try:
-        bet = await run_in_transaction(runtime.db, work)
+        placed = await run_in_transaction(runtime.db, work)
     except LetsbetError as exc:
         BETS_REJECTED.labels(exc.code).inc()
         raise
+    # Read the answer after COMMIT: the locks are not held while the response is built.
+    async with runtime.db.connect() as conn:
+        bet = await bet_view(conn, placed.bet_id, replayed=placed.replayed)
     if bet.replayed:
         response.status_code = 200
     else:

@@ -201,7 +201,9 @@ async def place_bet(
     if not claimed:  # a concurrent request with this key committed first
         row = await repo.bet_by_key(conn, request.key)
         return _replay(row, request_hash)
-    for event_id, leg in {leg.event_id: leg for leg in legs}.items():
+    # Ascending event id: two slips with the same events in another order lock the liability
+    # rows in the same order, so they queue instead of deadlocking.
+    for event_id, leg in sorted({leg.event_id: leg for leg in legs}.items()):
         if not await repo.add_exposure(
             conn,
             event_id=event_id,
