@@ -13,7 +13,7 @@ from types import FrameType
 
 import uvloop
 
-from bench import edge, ledger, machine, outbox
+from bench import bets, edge, ledger, machine, outbox
 from bench.report import Report
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -62,6 +62,7 @@ def main() -> int:
         edge.run(urls, report, data_dir)
         uvloop.run(outbox.run(urls, report))
         uvloop.run(ledger.run(urls, report))
+        bets.run(urls, report, data_dir)
     except (KeyboardInterrupt, SystemExit):
         print("\ninterrupted; stopping the servers", file=sys.stderr, flush=True)
         raise

@@ -10,7 +10,14 @@ Each connection sends one request, waits for the whole response, then sends the 
 the warm-up and received before the end count. A raw asyncio protocol on uvloop rather than
 httpx: httpx costs ~10x more CPU per request and would measure itself, not the server.
 
-`wrk` is used instead when it is installed (see `run_wrk`); both print the same fields.
+A body may contain `{n}`: each request sent replaces it with its sequence number in the run
+(1, 2, 3… across all connections), so every request can carry a unique idempotency key.
+`sent` and `all_statuses` count every request and response of the run, warm-up and the last
+in-flight ones included (each connection waits for its last response before closing), for a
+caller that checks what the server stored against what it answered.
+
+`wrk` is used instead when it is installed (see `run_wrk`); both print the same fields, except
+that `{n}` bodies, `sent` and `all_statuses` need this Python client.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from typing import Any
 
 from bench.common import percentile
 
+PLACEHOLDER = "{n}"
+
 
 def build_request(host: str, port: int, spec: dict[str, Any]) -> bytes:
     body: bytes = str(spec.get("body", "")).encode()
@@ -40,6 +49,22 @@ def build_request(host: str, port: int, spec: dict[str, Any]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+class _Request:
+    """One request spec, pre-built; a body with `{n}` is rebuilt for every send."""
+
+    def __init__(self, host: str, port: int, spec: dict[str, Any]) -> None:
+        self.host, self.port, self.spec = host, port, spec
+        body = str(spec.get("body", ""))
+        self.parts = body.split(PLACEHOLDER) if PLACEHOLDER in body else None
+        self.fixed = build_request(host, port, spec)
+
+    def render(self, n: int) -> bytes:
+        if self.parts is None:
+            return self.fixed
+        body = str(n).join(self.parts)
+        return build_request(self.host, self.port, {**self.spec, "body": body})
+
+
 class _Run:
     def __init__(self, warmup: float, duration: float) -> None:
         now = time.perf_counter()
@@ -48,11 +73,13 @@ class _Run:
         self.latencies: list[float] = []
         self.completed = 0
         self.statuses: Counter[int] = Counter()
+        self.all_statuses: Counter[int] = Counter()  # every response, warm-up included
         self.disconnects = 0
         self.sent = 0
 
     def record(self, status: int, sent_at: float, now: float) -> None:
         # Throughput counts completions inside the window; latency only requests sent in it.
+        self.all_statuses[status] += 1
         if self.measure_from <= now <= self.end:
             self.completed += 1
             self.statuses[status] += 1
@@ -73,7 +100,7 @@ def _content_length(head: bytes) -> int:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, run: _Run, request: bytes) -> None:
+    def __init__(self, run: _Run, request: _Request) -> None:
         self.run = run
         self.request = request
         self.buf = bytearray()
@@ -89,7 +116,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.sent_at = time.perf_counter()
         self.run.sent += 1
-        self.transport.write(self.request)
+        self.transport.write(self.request.render(self.run.sent))
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
@@ -115,7 +142,7 @@ class _Connection(asyncio.Protocol):
             self.closed.set_result(exc)
 
 
-async def _drive(host: str, port: int, request: bytes, run: _Run) -> None:
+async def _drive(host: str, port: int, request: _Request, run: _Run) -> None:
     loop = asyncio.get_running_loop()
     while time.perf_counter() < run.end:
         try:
@@ -131,7 +158,7 @@ async def _drive(host: str, port: int, request: bytes, run: _Run) -> None:
 
 async def run_python(spec: dict[str, Any]) -> dict[str, Any]:
     host, port = spec["host"], int(spec["port"])
-    requests = [build_request(host, port, r) for r in spec["requests"]]
+    requests = [_Request(host, port, r) for r in spec["requests"]]
     conns = int(spec["connections"])
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     run = _Run(float(spec["warmup"]), float(spec["duration"]))
@@ -156,6 +183,8 @@ async def run_python(spec: dict[str, Any]) -> dict[str, Any]:
         "max_ms": _ms(latencies[-1] if latencies else None),
         "errors": run.completed - ok + run.disconnects,
         "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
+        "sent": run.sent,
+        "all_statuses": {str(k): v for k, v in sorted(run.all_statuses.items())},
         "client_cpu": cpu / wall,
     }
 
@@ -227,6 +256,8 @@ def _wrk(spec: dict[str, Any], seconds: float, script: str) -> str:
 
 
 def run_wrk(spec: dict[str, Any]) -> dict[str, Any]:
+    if any(PLACEHOLDER in str(r.get("body", "")) for r in spec["requests"]):
+        raise RuntimeError(f"{PLACEHOLDER} bodies need the Python load generator (tool python)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(_lua_script(spec["requests"]))
         script = handle.name
