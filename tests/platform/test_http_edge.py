@@ -138,6 +138,9 @@ async def test_metrics_are_labelled_by_route_template(client: httpx.AsyncClient)
     await client.get("/api/definitely/not/here/123")
     text = (await client.get("/metrics")).text
     assert 'route="/api/admin/users/{user_id}"' in text
+    await client.get("/api/admin/events/1/odds")  # a nested router's route: 405 here
+    text = (await client.get("/metrics")).text
+    assert 'route="/api/admin/events/{event_id}/odds"' in text
     assert "7d4a3c1e" not in text and "/api/definitely" not in text
     assert 'route="<unmatched>"' in text
     assert "letsbet_http_request_duration_seconds_bucket" in text

@@ -41,8 +41,10 @@ from letsbet.sportsbook.catalogue.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["sportsbook"])
+# Included by the app itself, not nested in `router`: nested routes report their inner path
+# ("/admin/events") as the route template, and metrics must carry the full one.
 admin_router = APIRouter(
-    prefix="/admin", tags=["trading"], dependencies=[Depends(rate_limit("money"))]
+    prefix="/api/admin", tags=["trading"], dependencies=[Depends(rate_limit("money"))]
 )
 router_reads = [Depends(rate_limit("read"))]
 
@@ -345,6 +347,3 @@ async def result_event(event_id: EventId, body: ResultIn, conn: Tx, admin: Admin
     ]
     await service.result_event(conn, event_id, results, score=body.score(), actor=_actor(admin))
     return await _reply(conn, event_id)
-
-
-router.include_router(admin_router)  # after its routes: include_router copies them
