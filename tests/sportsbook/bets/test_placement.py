@@ -191,3 +191,23 @@ async def test_same_events_in_opposite_order_do_not_deadlock(
     slips = [bet_body(legs if i % 2 else legs[::-1], stake="1.00") for i in range(30)]
     responses = await asyncio.gather(*(post(client, slip, headers) for slip in slips))
     assert [r.status_code for r in responses] == [201] * 30
+
+
+async def test_replay_answers_the_original_even_after_the_odds_moved(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    event = await _event(client, runtime)
+    home = outcome_ids(event, "1x2")["home"]
+    _, headers = await funded_player(runtime)
+    body = bet_body([(home, "2.10")])
+    first = await post(client, body, headers)
+    moved = await client.patch(
+        f"/api/admin/events/{event['id']}/odds",
+        json={"outcomes": [{"outcome_id": home, "odds": "1.50"}]},
+        headers=admin_headers(runtime),
+    )
+    assert moved.status_code == 200
+    again = await post(client, body, headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    fresh = await post(client, {**body, "idempotency_key": "new-slip"}, headers)
+    assert fresh.status_code == 409 and fresh.json()["error"]["code"] == "odds_changed"

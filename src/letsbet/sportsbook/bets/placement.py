@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
 from letsbet.compliance.tax import regime_for, stake_breakdown
-from letsbet.errors import Conflict, NotFound, Unprocessable
+from letsbet.errors import Conflict, LetsbetError, NotFound, Unprocessable
 from letsbet.ledger import service as ledger
 from letsbet.ledger.domain import (
     Entry,
@@ -142,36 +142,17 @@ async def place_bet(
     now = now or datetime.now(UTC)
     tenant = request.tenant
     request_hash = request.request_hash()
-    existing = await repo.bet_by_key(conn, request.key)
-    if existing is not None:
-        return _replay(existing, request_hash)
-
-    await eligibility.check(
-        conn,
-        user_id=request.user_id,
-        country=tenant.code,
-        action=eligibility.Action.SPORTS_BET,
-        allowed_countries=allowed_countries,
-    )
-    rows = await repo.selection_rows(conn, [s.outcome_id for s in request.selections])
-    if len(rows) != len({s.outcome_id for s in request.selections}):
-        raise OutcomeNotFound()
-    legs = [rows[s.outcome_id] for s in request.selections]
-    validate_legs([leg.event_id for leg in legs], request.bet_type, max_legs=tenant.max_legs)
-    lines = lines_for(request.bet_type, len(legs), request.system)
-    live = _check_markets(legs, tenant, now)
-    _check_prices(request, legs)
-    stake = total_stake(request.stake_per_line, len(lines))
-    _check_stake(request.stake_per_line, stake, tenant, legs)
-    odds = [leg.odds_milli for leg in legs]
-    potential = potential_return(request.stake_per_line, lines, odds)
-    cap = min([tenant.max_payout, *(leg.max_payout for leg in legs if leg.max_payout)])
-    if potential > cap:
-        raise PayoutAboveCap(
-            "The potential return is above the maximum payout; lower the stake.",
-            potential=potential,
-            cap=cap,
+    try:
+        legs, lines, live, stake, potential, cap = await _validate(
+            conn, request, allowed_countries=allowed_countries, now=now
         )
+    except LetsbetError:
+        # A replay answers with the original bet even if the same slip would now be refused
+        # (odds moved, event started): look the key up only on this unhappy path.
+        existing = await repo.bet_by_key(conn, request.key)
+        if existing is not None:
+            return _replay(existing, request_hash)
+        raise
 
     bet_id = uuid.uuid4()
     status = "pending" if live else "open"
@@ -268,6 +249,40 @@ async def place_bet(
         ),
     )
     return Placed(bet_id=bet_id, replayed=False)
+
+
+async def _validate(
+    conn: AsyncConnection, request: BetRequest, *, allowed_countries: list[str], now: datetime
+) -> tuple[list[Any], list[tuple[int, ...]], bool, int, int, int]:
+    """Every rule a slip must pass: (legs, lines, live, total stake, potential return, cap)."""
+    tenant = request.tenant
+    await eligibility.check(
+        conn,
+        user_id=request.user_id,
+        country=tenant.code,
+        action=eligibility.Action.SPORTS_BET,
+        allowed_countries=allowed_countries,
+    )
+    rows = await repo.selection_rows(conn, [s.outcome_id for s in request.selections])
+    if len(rows) != len({s.outcome_id for s in request.selections}):
+        raise OutcomeNotFound()
+    legs = [rows[s.outcome_id] for s in request.selections]
+    validate_legs([leg.event_id for leg in legs], request.bet_type, max_legs=tenant.max_legs)
+    lines = lines_for(request.bet_type, len(legs), request.system)
+    live = _check_markets(legs, tenant, now)
+    _check_prices(request, legs)
+    stake = total_stake(request.stake_per_line, len(lines))
+    _check_stake(request.stake_per_line, stake, tenant, legs)
+    odds = [leg.odds_milli for leg in legs]
+    potential = potential_return(request.stake_per_line, lines, odds)
+    cap = min([tenant.max_payout, *(leg.max_payout for leg in legs if leg.max_payout)])
+    if potential > cap:
+        raise PayoutAboveCap(
+            "The potential return is above the maximum payout; lower the stake.",
+            potential=potential,
+            cap=cap,
+        )
+    return legs, lines, live, stake, potential, cap
 
 
 def stake_transfer(
