@@ -211,3 +211,17 @@ async def test_replay_answers_the_original_even_after_the_odds_moved(
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     fresh = await post(client, {**body, "idempotency_key": "new-slip"}, headers)
     assert fresh.status_code == 409 and fresh.json()["error"]["code"] == "odds_changed"
+
+
+async def test_the_placement_answer_equals_the_bet_read_back(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    events = [await _event(client, runtime) for _ in range(3)]
+    legs = [(outcome_ids(e, "1x2")["away"], "3.25") for e in events]
+    _, headers = await funded_player(runtime)
+    placed = await post(
+        client, bet_body(legs, stake="2.00", bet_type="system", system="trixie"), headers
+    )
+    assert placed.status_code == 201, placed.text
+    stored = await client.get(f"/api/bets/{placed.json()['id']}", headers=headers)
+    assert placed.json() == stored.json()

@@ -80,9 +80,11 @@ async def place(
     except LetsbetError as exc:
         BETS_REJECTED.labels(exc.code).inc()
         raise
-    # Read the answer after COMMIT: the locks are not held while the response is built.
-    async with runtime.db.connect() as conn:
-        bet = await bet_view(conn, placed.bet_id, replayed=placed.replayed)
+    if placed.fresh is not None:  # a new bet: answer from what placement already knows
+        bet = _fresh_view(placed.bet_id, placed.fresh)
+    else:  # a replay: read it back
+        async with runtime.db.connect() as conn:
+            bet = await bet_view(conn, placed.bet_id, replayed=placed.replayed)
     if bet.replayed:
         response.status_code = 200
     else:
@@ -133,6 +135,53 @@ async def get_bet(bet_id: uuid.UUID, principal: CurrentUser, conn: Conn) -> BetO
     if bet is None or (bet.user_id != principal.user_id and principal.role != Role.ADMIN):
         raise BetNotFound()
     return await bet_view(conn, bet_id)
+
+
+def _fresh_view(bet_id: uuid.UUID, fresh: placement.FreshBet) -> BetOut:
+    currency = fresh.currency
+    return BetOut(
+        id=bet_id,
+        status=fresh.status,
+        reject_code=None,
+        bet_type=fresh.bet_type,
+        system=fresh.system,
+        live=fresh.live,
+        currency=currency,
+        stake_per_line=_fmt(fresh.stake_per_line, currency),
+        line_count=fresh.line_count,
+        total_stake=_fmt(fresh.total_stake, currency),
+        stake_tax=_fmt(fresh.stake_tax, currency),
+        potential_return=_fmt(fresh.potential_return, currency),
+        returned=None,
+        winnings_tax=None,
+        payout=None,
+        placed_at=fresh.placed_at,
+        settled_at=None,
+        legs=[
+            LegOut(
+                leg_no=no,
+                event_id=event,
+                market_id=market,
+                outcome_id=outcome,
+                odds=milli_to_odds(odds),
+                seen_odds=milli_to_odds(seen),
+                result=None,
+                void_factor=None,
+                dead_heat_factor=None,
+            )
+            for no, event, market, outcome, odds, seen in fresh.legs
+        ],
+        lines=[
+            LineOut(
+                line_no=n,
+                legs=list(line),
+                stake=_fmt(fresh.stake_per_line, currency),
+                returned=None,
+            )
+            for n, line in enumerate(fresh.lines)
+        ],
+        history=[StatusOut(status=fresh.status, reason=None, at=fresh.placed_at)],
+    )
 
 
 async def bet_view(conn: AsyncConnection, bet_id: uuid.UUID, *, replayed: bool = False) -> BetOut:

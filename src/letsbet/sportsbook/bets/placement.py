@@ -129,6 +129,25 @@ class BetRequest:
 class Placed:
     bet_id: uuid.UUID
     replayed: bool
+    # For a new bet, everything the answer needs, so it is not read back after COMMIT.
+    fresh: FreshBet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FreshBet:
+    status: str
+    live: bool
+    currency: str
+    bet_type: str
+    system: str | None
+    stake_per_line: int
+    line_count: int
+    total_stake: int
+    stake_tax: int
+    potential_return: int
+    placed_at: datetime
+    legs: tuple[tuple[int, int, int, int, int, int], ...]  # no, event, market, outcome, odds, seen
+    lines: tuple[tuple[int, ...], ...]
 
 
 async def place_bet(
@@ -177,6 +196,7 @@ async def place_bet(
         live=live,
         idempotency_key=request.key,
         request_hash=request_hash,
+        placed_at=now,
         accept_after=now + timedelta(seconds=delay) if live else None,
     )
     if not claimed:  # a concurrent request with this key committed first
@@ -230,7 +250,7 @@ async def place_bet(
             conn, stake_transfer(bet_id, request.user_id, tenant, stake, taxes.lines)
         )
         await repo.update_bet(conn, bet_id, stake_transfer_id=transfer.id)
-    await repo.record_status(conn, bet_id, status)
+    await repo.record_status(conn, bet_id, status, at=now)
     await record(
         conn,
         Event(
@@ -248,7 +268,32 @@ async def place_bet(
             },
         ),
     )
-    return Placed(bet_id=bet_id, replayed=False)
+    fresh = FreshBet(
+        status=status,
+        live=live,
+        currency=tenant.currency,
+        bet_type=request.bet_type.value,
+        system=request.system,
+        stake_per_line=request.stake_per_line,
+        line_count=len(lines),
+        total_stake=stake,
+        stake_tax=taxes.tax,
+        potential_return=potential,
+        placed_at=now,
+        legs=tuple(
+            (
+                n,
+                leg.event_id,
+                leg.market_id,
+                leg.outcome_id,
+                leg.odds_milli,
+                request.selections[n].odds_milli,
+            )
+            for n, leg in enumerate(legs)
+        ),
+        lines=tuple(lines),
+    )
+    return Placed(bet_id=bet_id, replayed=False, fresh=fresh)
 
 
 async def _validate(

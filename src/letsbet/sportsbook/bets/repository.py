@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,11 +87,17 @@ async def insert_legs_and_lines(
 
 
 async def record_status(
-    conn: AsyncConnection, bet_id: uuid.UUID, status: str, reason: str | None = None
+    conn: AsyncConnection,
+    bet_id: uuid.UUID,
+    status: str,
+    reason: str | None = None,
+    *,
+    at: datetime | None = None,
 ) -> None:
-    await conn.execute(
-        sa.insert(bet_status_history).values(bet_id=bet_id, status=status, reason=reason)
-    )
+    values: dict[str, Any] = {"bet_id": bet_id, "status": status, "reason": reason}
+    if at is not None:
+        values["at"] = at
+    await conn.execute(sa.insert(bet_status_history).values(**values))
 
 
 async def update_bet(conn: AsyncConnection, bet_id: uuid.UUID, **values: Any) -> None:
