@@ -7,19 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from letsbet.platform.money import MajorAmount
+from letsbet.sportsbook.catalogue.service import format_odds, parse_odds
 
 OddsText = Annotated[str, Field(pattern=r"^[0-9]{1,4}(\.[0-9]{1,3})?$", examples=["2.50"])]
 
 
-def odds_to_milli(odds: str) -> int:
-    whole, _, fraction = odds.partition(".")
-    return int(whole) * 1000 + int((fraction + "000")[:3])
-
-
-def milli_to_odds(milli: int) -> str:
-    """2500 → "2.50", 2125 → "2.125": two decimals unless the third one matters."""
-    text = f"{milli // 1000}.{milli % 1000:03d}"
-    return text[:-1] if text.endswith("0") else text
+# One implementation of decimal odds ↔ thousandths: the catalogue's.
+odds_to_milli = parse_odds
+milli_to_odds = format_odds
 
 
 class SelectionIn(BaseModel):
