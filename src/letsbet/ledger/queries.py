@@ -8,8 +8,6 @@ of the last posting id) so its encoding can change without breaking them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from collections.abc import Sequence
@@ -21,15 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.errors import Unprocessable
 from letsbet.ledger.tables import ledger_accounts, ledger_postings, ledger_transfers
+from letsbet.platform.http import cursor as cursors
+from letsbet.platform.http.cursor import InvalidCursor
 
 _POSTING_ID = re.compile(r"[1-9][0-9]{0,18}")
 _MAX_BIGINT = 2**63 - 1
 _MAX_CURSOR_CHARS = 32
-
-
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    message = "The cursor is not valid; use the next_cursor of a previous page."
 
 
 class InvalidDateRange(Unprocessable):
@@ -38,18 +33,12 @@ class InvalidDateRange(Unprocessable):
 
 
 def encode_cursor(posting_id: int) -> str:
-    return base64.urlsafe_b64encode(str(posting_id).encode()).rstrip(b"=").decode()
+    return cursors.encode_cursor(str(posting_id))
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(value: str) -> int:
     """The posting id inside a cursor, or InvalidCursor (422) for anything we did not make."""
-    if not 0 < len(cursor) <= _MAX_CURSOR_CHARS:
-        raise InvalidCursor()
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        text = raw.decode("ascii")
-    except (binascii.Error, ValueError):
-        raise InvalidCursor() from None
+    text = cursors.decode_cursor(value, max_chars=_MAX_CURSOR_CHARS)
     if _POSTING_ID.fullmatch(text) is None or int(text) > _MAX_BIGINT:
         raise InvalidCursor()
     return int(text)

@@ -16,6 +16,7 @@ from letsbet.errors import LetsbetError
 from letsbet.ledger import repository, service
 from letsbet.ledger.domain import HoldStatus
 from letsbet.ledger.reconcile import check
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.db import Database, run_in_transaction
 from letsbet.platform.observability import (
     HOLDS_EXPIRED,
@@ -54,7 +55,7 @@ async def expiry_loop(db: Database, stop: asyncio.Event, *, every: float = 5.0) 
                 log.info("ledger.holds_expired", count=released)
         except Exception as exc:
             log.warning("ledger.expiry_failed", error=type(exc).__name__)
-        await _sleep(stop, every)
+        await wait_or_stop(stop, every)
 
 
 async def reconcile_loop(db: Database, stop: asyncio.Event, *, every: float = 300.0) -> None:
@@ -69,11 +70,4 @@ async def reconcile_loop(db: Database, stop: asyncio.Event, *, every: float = 30
                 log.error("ledger.check_broken", report=report.lines()[:50])
         except Exception as exc:
             log.warning("ledger.check_failed", error=type(exc).__name__)
-        await _sleep(stop, every)
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+        await wait_or_stop(stop, every)

@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from letsbet.accounts.tokens import TokenSigner
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.nats import Bus
 from letsbet.platform.cache import create_redis
 from letsbet.platform.config import Settings, load_settings, reload_changes
@@ -87,7 +88,7 @@ class Runtime:
                 log.info("runtime.nats_connected")
                 return
             except Exception:
-                await asyncio.sleep(delay)
+                await wait_or_stop(self.stopping, delay)
                 delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:

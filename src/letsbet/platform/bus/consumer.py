@@ -15,6 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.nats import EVENTS_STREAM, Bus
 from letsbet.platform.bus.outbox import Event
 from letsbet.platform.bus.tables import inbox
@@ -103,9 +104,4 @@ class Consumer:
                 failures += 1
                 log.debug("consumer.waiting", consumer=self.name, error=str(exc))
                 subscription = None if failures > 3 else subscription
-                try:
-                    await asyncio.wait_for(
-                        stop.wait(), timeout=min(5.0, 0.2 * 2 ** min(failures, 5))
-                    )
-                except TimeoutError:
-                    pass
+                await wait_or_stop(stop, min(5.0, 0.2 * 2 ** min(failures, 5)))

@@ -12,6 +12,7 @@ import asyncio
 import orjson
 import sqlalchemy as sa
 
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.nats import Bus
 from letsbet.platform.bus.tables import outbox
 from letsbet.platform.db import Database
@@ -106,13 +107,6 @@ class OutboxRelay:
                         last_gauge = loop.time()
                     except Exception:  # PostgreSQL down too: nothing to report
                         log.debug("relay.backlog_unknown")
-                await _wait(stop, delay)
+                await wait_or_stop(stop, delay)
                 continue
-            await _wait(stop, self.idle_poll_seconds)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+            await wait_or_stop(stop, self.idle_poll_seconds)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,8 +11,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts.domain import Role
-from letsbet.errors import LetsbetError, NotFound, Unprocessable
+from letsbet.errors import LetsbetError, NotFound
 from letsbet.platform.db import run_in_transaction
+from letsbet.platform.http import cursor as cursors
+from letsbet.platform.http.cursor import InvalidCursor
 from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep
 from letsbet.platform.http.ratelimit import rate_limit
 from letsbet.platform.money import Money, to_money
@@ -42,11 +42,6 @@ router = APIRouter(prefix="/api", tags=["bets"])
 class BetNotFound(NotFound):
     code = "bet_not_found"
     message = "No such bet."
-
-
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    message = "The cursor is not one this API gave out."
 
 
 @router.post(
@@ -249,14 +244,12 @@ def _opt(minor: int | None, currency: str) -> str | None:
 
 
 def _encode_cursor(row: Any) -> str:
-    raw = f"{row.placed_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode_cursor(f"{row.placed_at.isoformat()}|{row.id}")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _decode_cursor(value: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        placed_at, bet_id = raw.split("|")
+        placed_at, bet_id = cursors.decode_cursor(value, max_chars=128).split("|")
         return datetime.fromisoformat(placed_at), uuid.UUID(bet_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except ValueError:
         raise InvalidCursor() from None

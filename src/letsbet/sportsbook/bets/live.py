@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from letsbet.compliance.tax import regime_for, stake_breakdown
 from letsbet.errors import LetsbetError
 from letsbet.ledger import service as ledger
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.db import Database, run_in_transaction
 from letsbet.platform.observability import BETS_REJECTED, get_logger
@@ -143,7 +144,4 @@ async def live_loop(db: Database, stop: asyncio.Event, *, every: float = 0.2) ->
             await process_due(db, now=datetime.now(UTC))
         except Exception as exc:
             log.warning("live.loop_failed", error=type(exc).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every)
-        except TimeoutError:
-            pass
+        await wait_or_stop(stop, every)

@@ -19,8 +19,6 @@ Market rules (outcome keys, lines) are a small table here until the market modul
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,8 @@ from letsbet.accounts.domain import Role
 from letsbet.accounts.tokens import Principal
 from letsbet.errors import Conflict, NotFound, Unprocessable
 from letsbet.platform.bus.outbox import Event, record
+from letsbet.platform.http import cursor as cursors
+from letsbet.platform.http.cursor import InvalidCursor
 from letsbet.platform.money import MAX_AMOUNT_MINOR
 from letsbet.sportsbook.catalogue import repository as repo
 from letsbet.sportsbook.catalogue.repository import AnyRow, NewOutcome
@@ -80,11 +80,6 @@ class InvalidResult(Unprocessable):
 class InvalidLimit(Unprocessable):
     code = "invalid_limit"
     message = "A limit must be a positive amount."
-
-
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    message = "The cursor is not valid; use the next_cursor of a previous page."
 
 
 class InvalidDateRange(Unprocessable):
@@ -286,20 +281,17 @@ _CURSOR = re.compile(r"(-?[0-9]{1,17})\.([1-9][0-9]{0,18})")
 def encode_cursor(starts_at: datetime, event_id: int) -> str:
     """An opaque keyset cursor: base64url of "<starts_at in µs since 1970>.<event id>"."""
     micros = (starts_at - _EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}.{event_id}".encode()).rstrip(b"=").decode()
+    return cursors.encode_cursor(f"{micros}.{event_id}")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(value: str) -> tuple[datetime, int]:
     """(starts_at, id) of a page's last event; InvalidCursor for anything we did not make."""
-    if not 0 < len(cursor) <= 64:
+    match = _CURSOR.fullmatch(cursors.decode_cursor(value, max_chars=64))
+    if match is None or int(match[2]) >= 2**63:
         raise InvalidCursor()
     try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        match = _CURSOR.fullmatch(raw.decode("ascii"))
-        if match is None or int(match[2]) >= 2**63:
-            raise InvalidCursor()
         return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
-    except (binascii.Error, ValueError, OverflowError):
+    except OverflowError:
         raise InvalidCursor() from None
 
 

@@ -17,7 +17,6 @@ every change bumps the event's seq and reaches NATS and /ws/odds through the out
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from typing import Literal, Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.errors import NotFound
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.db import Database, run_in_transaction
 from letsbet.platform.observability import get_logger
 from letsbet.sportsbook.catalogue import repository as repo
@@ -322,5 +322,4 @@ async def consume(db: Database, adapter: FeedAdapter, stop: asyncio.Event) -> No
         except ConnectionError as exc:
             since = mark
             log.warning("feed.disconnected", error=repr(exc), retry_seconds=RECONNECT_SECONDS)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RECONNECT_SECONDS)
+            await wait_or_stop(stop, RECONNECT_SECONDS)

@@ -28,6 +28,7 @@ from statistics import fmean
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.db import Database, run_in_transaction
 from letsbet.platform.observability import get_logger
 from letsbet.sportsbook.catalogue import repository as repo
@@ -285,7 +286,7 @@ class Simulator:
                     await self._lead(db, stop, lock)
                 finally:
                     await lock.release()
-            await _sleep(stop, LEADER_RETRY_SECONDS)
+            await wait_or_stop(stop, LEADER_RETRY_SECONDS)
 
     async def _lead(self, db: Database, stop: asyncio.Event, lock: AdvisoryLock) -> None:
         fixtures_day: date | None = None
@@ -297,7 +298,7 @@ class Simulator:
                 await self.tick(db)
             except Exception:
                 log.exception("odds.simulator_tick_failed")
-            await _sleep(stop, TICK_SECONDS)
+            await wait_or_stop(stop, TICK_SECONDS)
 
 
 async def _create(conn: AsyncConnection, sim: SimFixture, books: Sequence[MarketOdds]) -> bool:
@@ -315,11 +316,6 @@ async def _apply(db: Database, *messages: FeedMessage) -> None:
             await apply_message(conn, message)
 
     await run_in_transaction(db, work)
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 class AdvisoryLock:
