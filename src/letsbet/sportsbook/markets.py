@@ -36,12 +36,19 @@ from functools import lru_cache
 
 from letsbet.errors import Unprocessable
 
+# Decimal odds are integer thousandths everywhere (2.50 -> 2500): the one definition of the range
+# the catalogue stores, the pricer produces and bets accept.
+MIN_ODDS_MILLI = 1001  # 1.001
+MAX_ODDS_MILLI = 1_000_000  # 1000.00
+
 __all__ = [
     "HALF_LOSS",
     "HALF_WIN",
     "LOSS",
     "MAX_HANDICAP_HUNDREDTHS",
+    "MAX_ODDS_MILLI",
     "MAX_TOTAL_HUNDREDTHS",
+    "MIN_ODDS_MILLI",
     "OUTCOME_KEYS",
     "PUSH",
     "WIN",

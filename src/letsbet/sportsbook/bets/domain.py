@@ -42,9 +42,9 @@ from letsbet.sportsbook.bets.systems import InvalidSystem as InvalidSystem
 from letsbet.sportsbook.bets.systems import expand_lines as expand_lines
 from letsbet.sportsbook.bets.systems import line_count as line_count
 from letsbet.sportsbook.bets.systems import parse_system as parse_system
+from letsbet.sportsbook.markets import MAX_ODDS_MILLI as MAX_ODDS_MILLI
+from letsbet.sportsbook.markets import MIN_ODDS_MILLI as MIN_ODDS_MILLI
 
-MIN_ODDS_MILLI = 1001  # 1.001
-MAX_ODDS_MILLI = 1_000_000  # 1000.00
 MAX_LEGS = 20
 _MILLI = 1000
 

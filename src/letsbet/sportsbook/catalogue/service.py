@@ -38,7 +38,7 @@ from letsbet.platform.http.cursor import InvalidCursor
 from letsbet.platform.money import MAX_AMOUNT_MINOR
 from letsbet.sportsbook.catalogue import repository as repo
 from letsbet.sportsbook.catalogue.repository import AnyRow, NewOutcome
-from letsbet.sportsbook.catalogue.tables import MAX_ODDS_MILLI, MIN_ODDS_MILLI
+from letsbet.sportsbook.markets import MAX_ODDS_MILLI, MIN_ODDS_MILLI
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -15,11 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from letsbet.platform.db import metadata
+from letsbet.sportsbook.markets import MAX_ODDS_MILLI, MIN_ODDS_MILLI
 
 EVENT_STATUSES = ("scheduled", "live", "suspended", "ended", "cancelled", "postponed")
 MARKET_STATUSES = ("open", "suspended", "closed", "settled", "cancelled")
-MIN_ODDS_MILLI = 1001
-MAX_ODDS_MILLI = 1_000_000
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -37,6 +37,8 @@ from fractions import Fraction
 from typing import Literal
 
 from letsbet.sportsbook.markets import (
+    MAX_ODDS_MILLI,
+    MIN_ODDS_MILLI,
     OUTCOME_KEYS,
     MarketType,
     OutcomeSettlement,
@@ -64,8 +66,6 @@ __all__ = [
     "settlement_distribution",
 ]
 
-MIN_ODDS_MILLI = 1001  # 1.001
-MAX_ODDS_MILLI = 1_000_000  # 1000.00
 MAX_MARGIN = 0.5
 MAX_RATE = 20.0  # expected goals per side; football never comes close
 MAX_GOALS_LIMIT = 50
