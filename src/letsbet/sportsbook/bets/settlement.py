@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +34,6 @@ from letsbet.sportsbook.bets.tables import bet_legs, bet_lines, bets
 
 log = get_logger(__name__)
 SUBJECT = "sportsbook.market.resulted"
-
-
-def _fraction(value: Decimal | None, default: int) -> Fraction:
-    return Fraction(default) if value is None else Fraction(value)
 
 
 async def on_market_resulted(conn: AsyncConnection, event: Event) -> None:
@@ -83,12 +78,7 @@ async def settle_bet(
     now = now or datetime.now(UTC)
     odds = [leg.odds_milli for leg in legs]
     results = [
-        LegResult(
-            won=leg.result == "won",
-            void_factor=_fraction(leg.void_factor, 0),
-            dead_heat_factor=_fraction(leg.dead_heat_factor, 1),
-        )
-        for leg in legs
+        LegResult.of(leg.result == "won", leg.void_factor, leg.dead_heat_factor) for leg in legs
     ]
     lines = await repo.lines_of(conn, bet_id)
     combos = [tuple(line.legs) for line in lines]
