@@ -131,3 +131,14 @@ ODDS_SOCKETS = Gauge("letsbet_odds_websockets", "Open /ws/odds connections in th
 ODDS_SLOW_DROPPED = Counter(
     "letsbet_odds_websockets_dropped_total", "Odds sockets cut off for falling behind"
 )
+ODDS_SNAPSHOT_SECONDS = Histogram(
+    "letsbet_odds_snapshot_seconds",
+    "Time to read a /ws/odds snapshot, by source (cache or postgres)",
+    ["source"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+ODDS_CACHE_WRITES = Counter(
+    "letsbet_odds_cache_writes_total",
+    "Catalogue changes offered to the Redis odds cache, by what the cache did",
+    ["outcome"],  # applied, stale, gap, reset, miss
+)

@@ -64,6 +64,14 @@ async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
     )
 
 
+async def _api_background(runtime: Runtime, stop: asyncio.Event) -> None:
+    """What the api role runs beside HTTP: the writer of the Redis odds cache (every replica
+    runs one; see sportsbook/odds/cache.py for why that is safe)."""
+    from letsbet.sportsbook.odds.cache import odds_cache
+
+    await odds_cache(runtime).run(stop)
+
+
 async def _odds(runtime: Runtime, stop: asyncio.Event) -> None:
     """The simulated odds feed; replicas without the leader lock idle and retry."""
     from letsbet.sportsbook.odds.simulator import Simulator
@@ -115,10 +123,8 @@ async def serve(
         "http": asyncio.create_task(server.serve(), name="http")
     }
     for role in roles:
-        if role != "api":
-            tasks[role] = asyncio.create_task(
-                WORKERS[role](runtime, runtime.stopping), name=f"role-{role}"
-            )
+        main = _api_background if role == "api" else WORKERS[role]
+        tasks[role] = asyncio.create_task(main(runtime, runtime.stopping), name=f"role-{role}")
     # uvicorn exposes `started` as a flag, not an event: poll it briefly.
     while not server.started and not tasks["http"].done():  # noqa: ASYNC110
         await asyncio.sleep(0.02)

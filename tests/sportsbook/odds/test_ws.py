@@ -11,14 +11,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from letsbet.app import create_app
 from letsbet.platform.bus.nats import Bus
-from letsbet.platform.bus.relay import OutboxRelay
-from letsbet.platform.roles import HttpServer
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.odds import ws
 from letsbet.sportsbook.odds.live import (
@@ -31,7 +27,7 @@ from letsbet.sportsbook.odds.live import (
     odds_update,
 )
 from tests.sportsbook.catalogue.helpers import admin_headers, create_event, market_id, outcome_ids
-from tests.support import free_port, poll_until
+from tests.sportsbook.live_server import api_server
 
 DEADLINE = 10.0
 UNKNOWN_EVENT = 2**62
@@ -173,34 +169,10 @@ def test_a_full_queue_refuses_replies_too() -> None:
 # -- real sockets ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 async def ws_url(runtime: Runtime) -> AsyncIterator[str]:
-    """A real api server and a real relay for the module's tests."""
-    port = free_port()
-    server = HttpServer(
-        uvicorn.Config(
-            create_app(runtime),
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_config=None,
-            ws="websockets-sansio",
-        )
-    )
-    stop = asyncio.Event()
-    relay = asyncio.create_task(
-        OutboxRelay(runtime.db, runtime.bus, idle_poll_seconds=0.02).run(stop)
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        await poll_until(lambda: _started(server), timeout=10)
-        yield f"ws://127.0.0.1:{port}/ws/odds"
-    finally:
-        stop.set()
-        server.should_exit = True
-        await asyncio.gather(relay, serving)
-
-
-async def _started(server: uvicorn.Server) -> bool:
-    return bool(server.started)
+    """A real api server, the real relay and the odds-cache writer for the module's tests
+    (so snapshots after the first come from the Redis cache)."""
+    async with api_server(runtime) as host:
+        yield f"ws://{host}/ws/odds"
 
 
 class Socket:

@@ -47,6 +47,7 @@ class SnapshotDue:
     """Read and send the event's snapshot here, in queue order (see ws.py for why)."""
 
     event_id: int
+    since_seq: int | None = None  # the client's seq: a snapshot must not be older
 
 
 # What a socket's writer takes from its queue: a change, a snapshot to read, a reply frame,
@@ -97,6 +98,7 @@ class OddsHub:
         self.bus = bus
         self.queue_size = queue_size
         self._followers: dict[int, set[Listener]] = {}
+        self._seen: dict[int, int] = {}  # followed event → highest seq dispatched
         self._listeners: set[Listener] = set()
         self._subscription: Subscription | None = None
         self._nc: object | None = None
@@ -158,9 +160,18 @@ class OddsHub:
             followers.discard(listener)
             if not followers:
                 del self._followers[event_id]
+                self._seen.pop(event_id, None)
 
     def followers(self, event_id: int) -> int:
         return len(self._followers.get(event_id, ()))
+
+    def seen(self, event_id: int) -> int:
+        """The highest seq handed to the event's listeners (-1: none since it was followed).
+
+        A cached snapshot older than this would be wrong for a listener: the writer skips the
+        updates queued before the snapshot, trusting that the snapshot contains them.
+        """
+        return self._seen.get(event_id, -1)
 
     def __len__(self) -> int:
         return len(self._listeners)
@@ -183,6 +194,8 @@ class OddsHub:
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             log.warning("odds_hub.bad_event", subject=subject, error=repr(exc))
             return 0
+        if update.seq > self._seen.get(update.event_id, -1):
+            self._seen[update.event_id] = update.seq
         too_slow = [listener for listener in followers if not listener.offer(update)]
         for listener in too_slow:
             log.info("odds_hub.listener_too_slow", queue_size=self.queue_size)

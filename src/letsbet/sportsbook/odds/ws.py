@@ -1,8 +1,8 @@
 """WebSocket /ws/odds: live prices and statuses of the events a client follows (public).
 
 Client → server (JSON text frames; unknown fields are ignored):
-    {"action": "subscribe", "event_id": 7, "since_seq": 41}   since_seq optional: accepted,
-                                                              the answer is a full snapshot
+    {"action": "subscribe", "event_id": 7, "since_seq": 41}   since_seq optional: the answer
+                                                              is a full snapshot, never older
     {"action": "unsubscribe", "event_id": 7}
     {"action": "ping"}
 
@@ -20,13 +20,15 @@ Server → client:
     {"type": "error", "code", "message", "event_id"?}   invalid_json, invalid_message,
         unknown_action, event_not_found, too_many_subscriptions, rate_limited, unavailable
 
-Sequencing: `seq` is the event's own counter, one step per change. Every subscribe answers
-with a full snapshot at the current seq, then only updates newer than it (the server drops
-older ones). A change may come as several messages with one seq (a result that ends the
-event). If seq jumps by more than one, the client missed something (NATS fan-out is
-at-most-once; a market added has no live message): it re-subscribes, as a reconnecting client
-does, and gets a fresh snapshot. A bad message gets an error frame; the socket stays open.
-A client that falls live.QUEUE_SIZE (256) frames behind is closed with 1013 (try again later);
+Sequencing: `seq` is the event's own counter, one step per change. Every subscribe answers with
+a full snapshot at the current seq, then only updates newer than it (the server drops older
+ones). Snapshots come from the Redis cache of current odds (odds/cache.py) when its copy is at
+least as new as since_seq and as every update already queued for the socket, else from
+PostgreSQL (which fills the cache). A change may come as several messages with one seq (a result
+that ends the event). If seq jumps by more than one, the client missed something (NATS fan-out
+is at-most-once; a market added has no live message): it re-subscribes, as a reconnecting client
+does, and gets a fresh snapshot. A bad message gets an error frame; the socket stays open. A
+client that falls live.QUEUE_SIZE (256) frames behind is closed with 1013 (try again later);
 shutdown closes sockets with 1001. No authentication: odds are public; a subscribe counts
 against the caller's IP `read` rate limit, and a socket follows at most 50 events.
 """
@@ -34,6 +36,7 @@ against the caller's IP `read` rate limit, and a socket follows at most 50 event
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -44,11 +47,13 @@ from starlette.websockets import WebSocketDisconnect
 from letsbet.errors import LetsbetError
 from letsbet.platform.http.middleware import client_ip
 from letsbet.platform.http.ratelimit import RateLimiter
-from letsbet.platform.observability import ODDS_SOCKETS, get_logger
+from letsbet.platform.observability import ODDS_SNAPSHOT_SECONDS, ODDS_SOCKETS, get_logger
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.catalogue.schemas import Id
-from letsbet.sportsbook.catalogue.service import EventView, event_view, format_line, format_odds
+from letsbet.sportsbook.catalogue.service import event_view
+from letsbet.sportsbook.odds.cache import OddsCache, odds_cache
 from letsbet.sportsbook.odds.live import Listener, OddsHub, SnapshotDue, Update, odds_hub
+from letsbet.sportsbook.odds.snapshot import Snapshot
 
 log = get_logger(__name__)
 
@@ -114,39 +119,6 @@ def error(code: str, message: str, *, event_id: int | None = None) -> str:
     return _encode(frame)
 
 
-def snapshot_frame(view: EventView) -> str:
-    row = view.event
-    markets = [
-        {
-            "market_id": m.id,
-            "type": m.type,
-            "line": None if m.line_hundredths is None else format_line(m.line_hundredths),
-            "status": m.status,
-            "outcomes": [
-                {
-                    "outcome_id": o.id,
-                    "key": o.key,
-                    "name": o.name,
-                    "odds": format_odds(o.odds_milli),
-                    "odds_milli": o.odds_milli,
-                    "active": o.active,
-                }
-                for o in view.outcomes[m.id]
-            ],
-        }
-        for m in view.markets
-    ]
-    return _encode(
-        {
-            "type": "snapshot",
-            "event_id": row.id,
-            "seq": row.seq,
-            "status": row.status,
-            "markets": markets,
-        }
-    )
-
-
 PONG = _encode({"type": "pong"})
 
 
@@ -210,7 +182,7 @@ async def _answer(
         case Unsubscribe(event_id=event_id):
             hub.unfollow(listener, event_id)
             return _encode({"type": "unsubscribed", "event_id": event_id})
-        case Subscribe(event_id=event_id):
+        case Subscribe(event_id=event_id, since_seq=since_seq):
             if event_id not in listener.events and len(listener.events) >= MAX_SUBSCRIPTIONS:
                 return error(
                     "too_many_subscriptions",
@@ -223,7 +195,7 @@ async def _answer(
                 return error(exc.code, exc.message, event_id=event_id)
             await hub.start()  # retries if NATS was down when the socket opened
             hub.follow(listener, event_id)
-            return SnapshotDue(event_id)
+            return SnapshotDue(event_id, since_seq)
 
 
 async def _rate_limit(websocket: WebSocket, runtime: Runtime) -> None:
@@ -256,8 +228,8 @@ async def _write(websocket: WebSocket, runtime: Runtime, hub: OddsHub, listener:
                 shown = listener.events.get(event_id)
                 if shown is not None and seq > shown:
                     await websocket.send_text(frame)
-            case SnapshotDue(event_id=event_id):
-                snapshot = await _snapshot(runtime, hub, listener, event_id)
+            case SnapshotDue():
+                snapshot = await _snapshot(runtime, hub, listener, item)
                 if snapshot is not None:
                     await websocket.send_text(snapshot)
             case str():
@@ -265,24 +237,59 @@ async def _write(websocket: WebSocket, runtime: Runtime, hub: OddsHub, listener:
 
 
 async def _snapshot(
-    runtime: Runtime, hub: OddsHub, listener: Listener, event_id: int
+    runtime: Runtime, hub: OddsHub, listener: Listener, due: SnapshotDue
 ) -> str | None:
-    """The snapshot frame (or error frame) to send; None if the client stopped following."""
+    """The snapshot frame (or error frame) to send; None if the client stopped following.
+
+    From the Redis cache when it has a copy at least as new as both the client's seq and every
+    update already handed to this socket; otherwise from PostgreSQL, filling the cache.
+    """
+    event_id = due.event_id
     if event_id not in listener.events:
         return None
-    try:
-        async with runtime.db.connect() as conn:
-            # One consistent view: the seq and the prices of the same moment.
-            await conn.execution_options(isolation_level="REPEATABLE READ")
-            view = await event_view(conn, event_id, country=None)
-    except LetsbetError as exc:
-        hub.unfollow(listener, event_id)
-        return error(exc.code, exc.message, event_id=event_id)
-    except Exception as exc:
-        log.warning("odds_ws.snapshot_failed", event_id=event_id, error=repr(exc))
-        hub.unfollow(listener, event_id)
-        return error("unavailable", "The event cannot be read now; retry.", event_id=event_id)
+    cache = odds_cache(runtime)
+    snapshot = await _cached(cache, hub, due)
+    if snapshot is None:
+        started = time.perf_counter()
+        try:
+            snapshot = await _from_postgres(runtime, event_id)
+        except LetsbetError as exc:
+            hub.unfollow(listener, event_id)
+            return error(exc.code, exc.message, event_id=event_id)
+        except Exception as exc:
+            log.warning("odds_ws.snapshot_failed", event_id=event_id, error=repr(exc))
+            hub.unfollow(listener, event_id)
+            return error("unavailable", "The event cannot be read now; retry.", event_id=event_id)
+        ODDS_SNAPSHOT_SECONDS.labels("postgres").observe(time.perf_counter() - started)
+        if cache.usable:
+            try:
+                await cache.fill(snapshot)
+            except Exception as exc:  # Redis down: the next snapshot reads PostgreSQL again
+                log.debug("odds_ws.cache_fill_failed", error=type(exc).__name__)
     if event_id not in listener.events:  # unsubscribed during the read
         return None
-    listener.events[event_id] = view.event.seq
-    return snapshot_frame(view)
+    listener.events[event_id] = snapshot.seq
+    return snapshot.frame()
+
+
+async def _cached(cache: OddsCache, hub: OddsHub, due: SnapshotDue) -> Snapshot | None:
+    if not cache.usable:
+        return None
+    started = time.perf_counter()
+    try:
+        snapshot = await cache.read(due.event_id)
+    except Exception as exc:  # Redis down or slow: PostgreSQL answers
+        log.debug("odds_ws.cache_read_failed", error=type(exc).__name__)
+        return None
+    oldest = max(due.since_seq or 0, hub.seen(due.event_id))
+    if snapshot is None or snapshot.seq < oldest:
+        return None
+    ODDS_SNAPSHOT_SECONDS.labels("cache").observe(time.perf_counter() - started)
+    return snapshot
+
+
+async def _from_postgres(runtime: Runtime, event_id: int) -> Snapshot:
+    async with runtime.db.connect() as conn:
+        # One consistent view: the seq and the prices of the same moment.
+        await conn.execution_options(isolation_level="REPEATABLE READ")
+        return Snapshot.from_view(await event_view(conn, event_id, country=None))
