@@ -142,3 +142,10 @@ ODDS_CACHE_WRITES = Counter(
     "Catalogue changes offered to the Redis odds cache, by what the cache did",
     ["outcome"],  # applied, stale, gap, reset, miss
 )
+BETS_ACCEPTED = Counter(
+    "letsbet_bets_accepted_total", "Live bets accepted after their delay", ["currency"]
+)
+BET_SOCKETS = Gauge("letsbet_bet_websockets", "Open authenticated /ws/bets connections")
+BET_SOCKETS_DROPPED = Counter(
+    "letsbet_bet_websockets_dropped_total", "Bet sockets cut off for falling behind"
+)

@@ -23,7 +23,7 @@ from letsbet.ledger import service as ledger
 from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.db import Database, run_in_transaction
-from letsbet.platform.observability import BETS_REJECTED, get_logger
+from letsbet.platform.observability import BETS_ACCEPTED, BETS_REJECTED, get_logger
 from letsbet.sportsbook.bets import repository as repo
 from letsbet.sportsbook.bets.domain import OddsChangePolicy, accept_price
 from letsbet.sportsbook.bets.placement import stake_transfer
@@ -64,6 +64,7 @@ async def decide(conn: AsyncConnection, bet_id: uuid.UUID, *, now: datetime) -> 
             conn, bet_id, status="open", stake_transfer_id=transfer.id, stake_tax=taxes.tax
         )
         status = "open"
+        BETS_ACCEPTED.labels(bet.currency).inc()
     else:
         await ledger.void_hold(conn, bet.hold_id)
         await repo.update_bet(conn, bet_id, status="rejected", reject_code=reason)
@@ -85,6 +86,9 @@ async def decide(conn: AsyncConnection, bet_id: uuid.UUID, *, now: datetime) -> 
                 "user_id": str(bet.user_id),
                 "status": status,
                 "reject_code": reason,
+                "currency": bet.currency,
+                "total_stake": bet.total_stake,
+                "potential_return": bet.potential_return,
             },
         ),
     )
