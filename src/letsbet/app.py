@@ -14,6 +14,7 @@ from letsbet.platform.http.ratelimit import RateLimiter
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.bets.cashout_endpoints import router as cashout_router
 from letsbet.sportsbook.bets.endpoints import router as bets_router
+from letsbet.sportsbook.bets.liability_endpoints import router as liability_router
 from letsbet.sportsbook.bets.ws import router as bets_ws_router
 from letsbet.sportsbook.catalogue.endpoints import admin_router as trading_router
 from letsbet.sportsbook.catalogue.endpoints import router as catalogue_router
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(bets_router)
         app.include_router(cashout_router)
         app.include_router(bets_ws_router)
+        app.include_router(liability_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,

@@ -149,3 +149,15 @@ BET_SOCKETS = Gauge("letsbet_bet_websockets", "Open authenticated /ws/bets conne
 BET_SOCKETS_DROPPED = Counter(
     "letsbet_bet_websockets_dropped_total", "Bet sockets cut off for falling behind"
 )
+EVENT_LIABILITY = Gauge(
+    "letsbet_event_liability_minor",
+    "Potential payout of open and pending bets per event, in minor units (live events and "
+    "events starting soon, the largest first; see docs/operations.md)",
+    ["event_id", "currency"],
+)
+LIABILITY_TOTAL = Gauge(
+    "letsbet_event_liability_sum_minor",
+    "Per-event liability summed over every event, in minor units (a multi counts once per "
+    "event it covers)",
+    ["currency"],
+)

@@ -43,10 +43,12 @@ async def _relay(runtime: Runtime, stop: asyncio.Event) -> None:
 
 
 async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Bet settlement (results consumer), live-bet decisions, hold expiry, reconciliation."""
+    """Bet settlement (results consumer), live-bet decisions, hold expiry, reconciliation,
+    and the live liability gauges."""
     from letsbet.ledger.worker import expiry_loop, reconcile_loop
     from letsbet.platform.bus.consumer import Consumer
     from letsbet.sportsbook.bets import settlement
+    from letsbet.sportsbook.bets.liability import liability_loop
     from letsbet.sportsbook.bets.live import live_loop
 
     results = Consumer(
@@ -60,6 +62,7 @@ async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
         expiry_loop(runtime.db, stop),
         reconcile_loop(runtime.db, stop),
         live_loop(runtime.db, stop),
+        liability_loop(runtime.db, stop),
         results.run(stop),
     )
 
