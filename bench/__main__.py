@@ -13,7 +13,7 @@ from types import FrameType
 
 import uvloop
 
-from bench import bets, edge, ledger, machine, outbox
+from bench import bets, edge, ledger, machine, odds, outbox
 from bench.report import Report
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -63,6 +63,7 @@ def main() -> int:
         uvloop.run(outbox.run(urls, report))
         uvloop.run(ledger.run(urls, report))
         bets.run(urls, report, data_dir)
+        uvloop.run(odds.run(urls, report))
     except (KeyboardInterrupt, SystemExit):
         print("\ninterrupted; stopping the servers", file=sys.stderr, flush=True)
         raise

@@ -20,17 +20,12 @@ from websockets.asyncio.client import connect
 
 from letsbet.platform.embedded import EmbeddedRedis
 from letsbet.platform.runtime import Runtime
-from letsbet.sportsbook.catalogue.service import event_view
+from letsbet.sportsbook.catalogue.service import event_view, format_odds
+from letsbet.sportsbook.markets import MAX_ODDS_MILLI, MIN_ODDS_MILLI
 from letsbet.sportsbook.odds import ws
 from letsbet.sportsbook.odds.cache import OddsCache, key, odds_cache
 from letsbet.sportsbook.odds.live import OddsHub, SnapshotDue
-from letsbet.sportsbook.odds.snapshot import (
-    Change,
-    MarketSnap,
-    OutcomeSnap,
-    Snapshot,
-    changes,
-)
+from letsbet.sportsbook.odds.snapshot import Change, Frame, advance, changes, frame_of
 from tests.sportsbook.catalogue.helpers import admin_headers, create_event, market_id, outcome_ids
 from tests.sportsbook.live_server import api_server
 from tests.support import make_settings, poll_until
@@ -38,77 +33,68 @@ from tests.support import make_settings, poll_until
 DEADLINE = 10.0
 
 
-# -- pure: the hash layout and the changes -------------------------------------------------------
-_outcome = st.builds(
-    OutcomeSnap,
-    id=st.integers(1, 2**62),
-    key=st.text(min_size=1, max_size=5),
-    name=st.text(max_size=20),
-    odds_milli=st.integers(1001, 1_000_000),
-    active=st.booleans(),
-)
+# -- pure: frames and changes ---------------------------------------------------------------------
+def _frame(event_id: int, seq: int, odds: tuple[int, ...] = (2000, 1900), **extra: Any) -> Frame:
+    outcomes = [
+        {
+            "outcome_id": 10 + n,
+            "key": f"k{n}",
+            "name": f"n{n}",
+            "odds": format_odds(milli),
+            "odds_milli": milli,
+            "active": True,
+        }
+        for n, milli in enumerate(odds)
+    ]
+    frame: Frame = {
+        "type": "snapshot",
+        "event_id": event_id,
+        "seq": seq,
+        "status": "live",
+        "markets": [
+            {"market_id": 1, "type": "btts", "line": None, "status": "open", "outcomes": outcomes}
+        ],
+    }
+    frame.update(extra)
+    return frame
 
 
-@st.composite
-def snapshots(draw: st.DrawFn) -> Snapshot:
-    outcomes = draw(st.lists(_outcome, max_size=12, unique_by=lambda o: o.id))
-    market_ids = draw(st.lists(st.integers(1, 2**62), min_size=1, max_size=4, unique=True))
-    markets: dict[int, list[OutcomeSnap]] = {m: [] for m in sorted(market_ids)}
-    for n, outcome in enumerate(sorted(outcomes, key=lambda o: o.id)):
-        markets[sorted(market_ids)[n % len(market_ids)]].append(outcome)
-    return Snapshot(
-        event_id=draw(st.integers(1, 2**62)),
-        seq=draw(st.integers(0, 2**40)),
-        status=draw(st.sampled_from(["scheduled", "live", "suspended", "ended"])),
-        markets=tuple(
-            MarketSnap(
-                id=m,
-                type=draw(st.sampled_from(["1x2", "btts", "over_under"])),
-                line_hundredths=draw(st.none() | st.integers(-9999, 9999)),
-                status=draw(st.sampled_from(["open", "suspended", "closed", "settled"])),
-                outcomes=tuple(os),
-            )
-            for m, os in markets.items()
-        ),
-    )
+_odds = st.integers(MIN_ODDS_MILLI, MAX_ODDS_MILLI)
 
 
-def _as_redis(fields: dict[str, str | int]) -> dict[bytes, bytes]:
-    return {k.encode(): str(v).encode() for k, v in fields.items()}
+@given(st.tuples(_odds, _odds), st.dictionaries(st.sampled_from([10, 11]), _odds))
+def test_advancing_the_odds_equals_the_frame_with_those_odds(
+    before: tuple[int, int], moved: dict[int, int]
+) -> None:
+    after = tuple(moved.get(10 + n, milli) for n, milli in enumerate(before))
+    advanced = advance(_frame(7, 3, before), Change(7, 4, odds=moved))
+    assert advanced == _frame(7, 4, after)
 
 
-@given(snapshots())
-def test_a_snapshot_survives_the_hash(snapshot: Snapshot) -> None:
-    back = Snapshot.from_fields(snapshot.event_id, _as_redis(snapshot.fields()))
-    assert back == snapshot
-    assert back is not None and back.frame() == snapshot.frame()
+def test_statuses_advance_and_unknown_ids_cannot_be_followed() -> None:
+    ended = advance(_frame(7, 3), Change(7, 4, market_status={1: "closed"}, event_status="ended"))
+    assert ended is not None and (ended["seq"], ended["status"]) == (4, "ended")
+    assert ended["markets"][0]["status"] == "closed"
+    assert advance(_frame(7, 3), Change(7, 4, odds={99: 2000})) is None
+    assert advance(_frame(7, 3), Change(7, 4, market_status={99: "open"})) is None
+    assert advance(_frame(7, 3), Change(7, 4, reset=True)) is None
 
 
-def test_an_incomplete_hash_is_no_snapshot() -> None:
-    snapshot = Snapshot(7, 3, "live", (MarketSnap(1, "btts", None, "open", (_o(10), _o(11))),))
-    raw = _as_redis(snapshot.fields())
-    assert Snapshot.from_fields(7, {b"fence": b"4"}) is None
-    assert Snapshot.from_fields(7, {k: v for k, v in raw.items() if k != b"p:11"}) is None
-    assert Snapshot.from_fields(7, {k: v for k, v in raw.items() if k != b"ms:1"}) is None
-
-
-def _o(outcome_id: int, odds: int = 2000) -> OutcomeSnap:
-    return OutcomeSnap(outcome_id, f"k{outcome_id}", f"n{outcome_id}", odds, True)
-
-
-def test_catalogue_events_become_field_changes() -> None:
+def test_catalogue_events_become_changes() -> None:
     odds = {
         "event_id": 7,
         "seq": 5,
         "outcomes": [{"outcome_id": 70, "market_id": 9, "odds_milli": 2500}],
     }
-    assert changes("sportsbook.odds.changed", odds) == Change(7, 5, {"p:70": 2500})
+    assert changes("sportsbook.odds.changed", odds) == Change(7, 5, odds={70: 2500})
     market = {"event_id": 7, "market_id": 9, "seq": 6, "status": "suspended"}
     assert changes("sportsbook.market.status_changed", market) == Change(
-        7, 6, {"ms:9": "suspended"}
+        7, 6, market_status={9: "suspended"}
     )
     resulted = {"event_id": 7, "market_id": 9, "seq": 7, "outcomes": []}
-    assert changes("sportsbook.market.resulted", resulted) == Change(7, 7, {"ms:9": "settled"})
+    assert changes("sportsbook.market.resulted", resulted) == Change(
+        7, 7, market_status={9: "settled"}
+    )
     ended = {
         "event_id": 7,
         "seq": 7,
@@ -116,23 +102,14 @@ def test_catalogue_events_become_field_changes() -> None:
         "markets": [{"market_id": 8, "status": "closed"}],
     }
     assert changes("sportsbook.event.status_changed", ended) == Change(
-        7, 7, {"status": "ended", "ms:8": "closed"}
+        7, 7, market_status={8: "closed"}, event_status="ended"
     )
     created = {"event_id": 7, "market_id": 10, "seq": 8}
-    assert changes("sportsbook.market.created", created) == Change(7, 8, {}, reset=True)
-    assert changes("sportsbook.event.updated", {"event_id": 7}) is None
+    assert changes("sportsbook.market.created", created) == Change(7, 8, reset=True)
+    assert changes("sportsbook.event.updated", {"event_id": 7, "seq": 8}) is None
 
 
 # -- the scripts on the real Redis ---------------------------------------------------------------
-def _event(event_id: int, seq: int, odds: int = 2000) -> Snapshot:
-    return Snapshot(
-        event_id,
-        seq,
-        "live",
-        (MarketSnap(1, "btts", None, "open", (_o(10, odds), _o(11))),),
-    )
-
-
 @pytest.fixture
 def cache(runtime: Runtime) -> OddsCache:
     return OddsCache(runtime.redis, runtime.bus)
@@ -142,54 +119,89 @@ def _new_id() -> int:
     return uuid.uuid4().int >> 80
 
 
+async def _fill(cache: OddsCache, frame: Frame) -> bool:
+    return await cache.fill(frame["event_id"], frame["seq"], orjson.dumps(frame).decode())
+
+
+async def _copy(cache: OddsCache, event_id: int) -> Frame | None:
+    cached = await cache.read(event_id)
+    if cached is None:
+        return None
+    frame: Frame = orjson.loads(cached.frame)
+    assert frame["seq"] == cached.seq
+    return frame
+
+
 async def test_changes_apply_in_order_and_never_go_back(cache: OddsCache) -> None:
     event_id = _new_id()
-    assert await cache.fill(_event(event_id, 5))
-    assert await cache.apply(Change(event_id, 6, {"p:10": 2600})) == "applied"
-    # A redelivery, or another replica applying the same change: the same hash.
-    assert await cache.apply(Change(event_id, 6, {"p:10": 2600})) == "applied"
-    assert await cache.apply(Change(event_id, 7, {"ms:1": "suspended"})) == "applied"
+    assert await _fill(cache, _frame(event_id, 5))
+    assert await cache.apply(Change(event_id, 6, odds={10: 2600})) == "applied"
+    # A redelivery, or another replica applying the same change: the same copy.
+    assert await cache.apply(Change(event_id, 6, odds={10: 2600})) == "applied"
+    assert await cache.apply(Change(event_id, 7, market_status={1: "suspended"})) == "applied"
     # Late arrivals of older changes do not regress the copy.
-    assert await cache.apply(Change(event_id, 6, {"p:10": 1500})) == "stale"
-    assert await cache.apply(Change(event_id, 5, {"ms:1": "open"})) == "stale"
-    copy = await cache.read(event_id)
-    assert copy is not None and copy.seq == 7
-    assert copy.markets[0].status == "suspended"
-    assert [o.odds_milli for o in copy.markets[0].outcomes] == [2600, 2000]
+    assert await cache.apply(Change(event_id, 6, odds={10: 1500})) == "stale"
+    assert await cache.apply(Change(event_id, 5, market_status={1: "open"})) == "stale"
+    expected = _frame(event_id, 7, (2600, 1900))
+    expected["markets"][0]["status"] = "suspended"
+    assert await _copy(cache, event_id) == expected
     # An older fill is refused too.
-    assert not await cache.fill(_event(event_id, 6))
-    assert (await cache.read(event_id)) == copy
+    assert not await _fill(cache, _frame(event_id, 6))
+    assert await _copy(cache, event_id) == expected
+
+
+async def test_replicas_applying_the_same_changes_at_once_lose_nothing(
+    cache: OddsCache, runtime: Runtime
+) -> None:
+    event_id = _new_id()
+    await _fill(cache, _frame(event_id, 5))
+    replicas = [OddsCache(runtime.redis, runtime.bus) for _ in range(4)]
+    # One commit, two events with one seq (a result that ends the event), then a price.
+    stream = [
+        Change(event_id, 6, market_status={1: "settled"}),
+        Change(event_id, 6, event_status="ended"),
+        Change(event_id, 7, odds={11: 2222}),
+    ]
+
+    async def follow(replica: OddsCache) -> None:
+        for change in stream:
+            await replica.apply(change)
+
+    await asyncio.gather(*(follow(r) for r in replicas))
+    expected = _frame(event_id, 7, (2000, 2222), status="ended")
+    expected["markets"][0]["status"] = "settled"
+    assert await _copy(cache, event_id) == expected
 
 
 async def test_a_missed_change_drops_the_copy(cache: OddsCache) -> None:
     event_id = _new_id()
-    await cache.fill(_event(event_id, 5))
-    assert await cache.apply(Change(event_id, 7, {"p:10": 2600})) == "gap"
+    await _fill(cache, _frame(event_id, 5))
+    assert await cache.apply(Change(event_id, 7, odds={10: 2600})) == "gap"
     assert await cache.read(event_id) is None
     # A fill read before seq 7 committed is refused; one read after it is taken.
-    assert not await cache.fill(_event(event_id, 6))
-    assert await cache.fill(_event(event_id, 7, odds=2600))
-    assert (await cache.read(event_id)) == _event(event_id, 7, odds=2600)
+    assert not await _fill(cache, _frame(event_id, 6))
+    assert await _fill(cache, _frame(event_id, 7, (2600, 1900)))
+    assert await _copy(cache, event_id) == _frame(event_id, 7, (2600, 1900))
 
 
 async def test_a_market_added_drops_the_copy_once(cache: OddsCache) -> None:
     event_id = _new_id()
-    await cache.fill(_event(event_id, 5))
-    assert await cache.apply(Change(event_id, 6, {}, reset=True)) == "reset"
+    await _fill(cache, _frame(event_id, 5))
+    assert await cache.apply(Change(event_id, 6, reset=True)) == "reset"
     assert await cache.read(event_id) is None
-    assert await cache.fill(_event(event_id, 6))
+    assert await _fill(cache, _frame(event_id, 6))
     # The same event again (a duplicate): the refilled copy already has the market.
-    assert await cache.apply(Change(event_id, 6, {}, reset=True)) == "stale"
-    assert await cache.read(event_id) == _event(event_id, 6)
+    assert await cache.apply(Change(event_id, 6, reset=True)) == "stale"
+    assert await _copy(cache, event_id) == _frame(event_id, 6)
 
 
 async def test_changes_without_a_copy_fence_off_older_fills(cache: OddsCache) -> None:
     event_id = _new_id()
-    assert await cache.apply(Change(event_id, 9, {"p:10": 2600})) == "miss"
-    assert await cache.apply(Change(event_id, 8, {"p:10": 2500})) == "miss"
-    assert not await cache.fill(_event(event_id, 8))
-    assert await cache.fill(_event(event_id, 9))
-    assert await cache.read(event_id) == _event(event_id, 9)
+    assert await cache.apply(Change(event_id, 9, odds={10: 2600})) == "miss"
+    assert await cache.apply(Change(event_id, 8, odds={10: 2500})) == "miss"
+    assert not await _fill(cache, _frame(event_id, 8))
+    assert await _fill(cache, _frame(event_id, 9))
+    assert await _copy(cache, event_id) == _frame(event_id, 9)
     ttl = await cache.redis.ttl(key(event_id))
     assert 0 < ttl <= cache.ttl
 
@@ -197,7 +209,7 @@ async def test_changes_without_a_copy_fence_off_older_fills(cache: OddsCache) ->
 async def test_flush_drops_every_copy(cache: OddsCache) -> None:
     ids = [_new_id() for _ in range(3)]
     for event_id in ids:
-        await cache.fill(_event(event_id, 1))
+        await _fill(cache, _frame(event_id, 1))
     assert await cache.flush() >= 3
     assert [await cache.read(event_id) for event_id in ids] == [None, None, None]
 
@@ -246,7 +258,7 @@ async def _subscribe(url: str, event_id: int, **extra: Any) -> dict[str, Any]:
 async def _postgres_frame(runtime: Runtime, event_id: int) -> dict[str, Any]:
     async with runtime.db.connect() as conn:
         view = await event_view(conn, event_id, country=None)
-    return dict(orjson.loads(Snapshot.from_view(view).frame()))
+    return frame_of(view)
 
 
 async def _cached_seq(runtime: Runtime, event_id: int, seq: int) -> bool:

@@ -1,17 +1,24 @@
-"""The Redis cache of current odds: one hash per event (layout in snapshot.py), kept by the api
-role from the catalogue's NATS events and read for /ws/odds snapshots.
+"""The Redis cache of current odds: each event's snapshot frame, kept current by the api role
+from the catalogue's NATS events and sent as read to /ws/odds subscribers.
 
-PostgreSQL stays the truth. The cache is a copy that is either exactly the event's state at its
-`seq` or absent; a reader that misses (or finds Redis down) reads PostgreSQL and fills the copy.
-Bet placement and cash-out never read it: they price under the event's row lock in PostgreSQL.
+PostgreSQL stays the truth. The cache holds, per event, a copy that is exactly the event's
+snapshot at its `seq`, or nothing; a reader that misses (or finds Redis down) reads PostgreSQL
+and fills the copy. Bet placement and cash-out never read it: they price under the event's row
+lock in PostgreSQL.
+
+One hash per event, `odds:event:<id>`: `seq`, `frame` (the encoded snapshot frame), `v` (a
+random version token, new on every write), and `fence` while there is no copy.
 
 How the copy stays exact, whatever order or how often events arrive:
-- Each change carries the event's seq; a Lua script applies it only to a copy at seq - 1 or
-  seq (one commit may record several events with one seq; each sets absolute values, so a
-  second application changes nothing). An older seq is ignored; a newer one means a change was
-  missed, and the copy is dropped.
-- With no copy, the script records the highest seq seen (`fence`); a fill read from PostgreSQL
-  before that change committed is refused, so a slow fill cannot write an outdated copy.
+- A change is applied only to a copy at seq - 1 or seq (one commit may record several events
+  with one seq; each sets absolute values, so a second application changes nothing). An older
+  seq is ignored; a newer one means a change was missed, and the copy is dropped, as it is when
+  a market is added (its outcomes are not in the event).
+- The writer reads the copy, advances the frame in Python and writes it back only if `v` is
+  unchanged (compare-and-set in Lua; retried on a conflict), so replicas applying the same
+  changes concurrently cannot lose one another's writes.
+- With no copy, the highest seq seen is kept as `fence`; a fill read from PostgreSQL before that
+  change committed is refused, so a slow fill cannot store an outdated copy.
 - Every api process runs one writer: an ordered JetStream consumer (in order, no gaps while
   connected) of the catalogue subjects, starting at new messages. Whenever it (re)subscribes,
   after starting or after a NATS reconnect, it drops every copy first: changes made while no
@@ -22,6 +29,8 @@ How the copy stays exact, whatever order or how often events arrive:
 from __future__ import annotations
 
 import asyncio
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,51 +42,47 @@ from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.nats import EVENTS_STREAM, Bus
 from letsbet.platform.observability import ODDS_CACHE_WRITES, get_logger
 from letsbet.platform.runtime import Runtime
-from letsbet.sportsbook.odds.snapshot import SUBJECTS, Change, Snapshot, changes
+from letsbet.sportsbook.odds.snapshot import SUBJECTS, Change, advance, changes
 
 log = get_logger(__name__)
 
 KEY_PREFIX = "odds:event:"
 TTL_SECONDS = 6 * 3600  # an idle copy expires; the next snapshot reads PostgreSQL again
+ATTEMPTS = 10  # compare-and-set retries before the writer gives up and starts over
 
-# KEYS[1] event hash; ARGV: seq, ttl, reset ("1"/"0"), then field, value, ...
-_APPLY = """
-local seq = tonumber(ARGV[1])
-local cur = redis.call('HGET', KEYS[1], 'seq')
-if not cur then
-  local fence = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
-  if seq > fence then redis.call('HSET', KEYS[1], 'fence', seq) end
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return 'miss'
-end
-cur = tonumber(cur)
-if seq < cur or (seq == cur and ARGV[3] == '1') then return 'stale' end
-if seq > cur + 1 or ARGV[3] == '1' then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'fence', seq)
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  if ARGV[3] == '1' then return 'reset' end
-  return 'gap'
-end
-redis.call('HSET', KEYS[1], 'seq', seq)
-for i = 4, #ARGV, 200 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
-end
+# KEYS[1]; ARGV seq, ttl. No copy: raise the fence (0 if a copy appeared meanwhile).
+_FENCE = """
+if redis.call('HEXISTS', KEYS[1], 'frame') == 1 then return 0 end
+local fence = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
+if tonumber(ARGV[1]) > fence then redis.call('HSET', KEYS[1], 'fence', ARGV[1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 'applied'
+return 1
 """
-
-# KEYS[1] event hash; ARGV: seq, ttl, then field, value, ... (the whole copy)
+# KEYS[1]; ARGV expected v, seq, frame, new v, ttl.
+_WRITE = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'frame', ARGV[3], 'v', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+# KEYS[1]; ARGV expected v, fence seq, new v, ttl. Drop the copy, keep a fence.
+_DROP = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'fence', ARGV[2], 'v', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+# KEYS[1]; ARGV seq, frame, new v, ttl. Store a copy read from PostgreSQL unless as new or
+# newer is there, or a change newer than it has been seen.
 _FILL = """
 local seq = tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
 local fence = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
 if seq <= cur or seq < fence then return 0 end
 redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 200 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'frame', ARGV[2], 'v', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
@@ -86,11 +91,18 @@ def key(event_id: int) -> str:
     return f"{KEY_PREFIX}{event_id}"
 
 
-def _pairs(fields: dict[str, str | int] | Any) -> list[str | int]:
-    flat: list[str | int] = []
-    for name, value in fields.items():
-        flat += [name, value]
-    return flat
+def _token() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    seq: int
+    frame: str  # the encoded snapshot frame, ready to send
+
+
+class CacheContended(Exception):
+    """A change could not be written after ATTEMPTS tries."""
 
 
 class OddsCache:
@@ -100,7 +112,9 @@ class OddsCache:
         self.redis = redis
         self.bus = bus
         self.ttl = ttl
-        self._apply = redis.register_script(_APPLY)
+        self._fence = redis.register_script(_FENCE)
+        self._write = redis.register_script(_WRITE)
+        self._drop = redis.register_script(_DROP)
         self._fill = redis.register_script(_FILL)
         self._following: Any = None  # the NATS client the writer is subscribed on
         self._reconnects = -1  # that client's reconnect count when the writer subscribed
@@ -119,21 +133,46 @@ class OddsCache:
             and not self._broken
         )
 
-    async def read(self, event_id: int) -> Snapshot | None:
-        """The cached snapshot, or None (no copy). Redis errors propagate: the caller falls back."""
-        raw: dict[bytes, bytes] = await self.redis.hgetall(key(event_id))  # type: ignore[assignment]
-        return Snapshot.from_fields(event_id, raw) if raw else None
+    async def read(self, event_id: int) -> Cached | None:
+        """The cached copy, or None. Redis errors propagate: the caller falls back."""
+        seq, frame = await self._fields(key(event_id), "seq", "frame")
+        if seq is None or frame is None:
+            return None
+        return Cached(int(seq), frame.decode())
 
-    async def fill(self, snapshot: Snapshot) -> bool:
+    async def _fields(self, name: str, *fields: str) -> list[bytes | None]:
+        # The client does not decode responses: every value is bytes (or None).
+        values: list[bytes | None] = await self.redis.hmget(name, list(fields))  # type: ignore[assignment]
+        return values
+
+    async def fill(self, event_id: int, seq: int, frame: str) -> bool:
         """Store a snapshot read from PostgreSQL unless the copy is as new or newer."""
-        args = [snapshot.seq, self.ttl, *_pairs(snapshot.fields())]
-        return bool(await self._fill(keys=[key(snapshot.event_id)], args=args))
+        return bool(await self._fill(keys=[key(event_id)], args=[seq, frame, _token(), self.ttl]))
 
     async def apply(self, change: Change) -> str:
-        """applied | stale | gap | reset | miss (see the script)."""
-        args = [change.seq, self.ttl, "1" if change.reset else "0", *_pairs(change.fields)]
-        outcome = await self._apply(keys=[key(change.event_id)], args=args)
-        return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
+        """applied | stale | gap | reset | miss."""
+        k = key(change.event_id)
+        for _ in range(ATTEMPTS):
+            seq, version, frame = await self._fields(k, "seq", "v", "frame")
+            if seq is None or frame is None:
+                if await self._fence(keys=[k], args=[change.seq, self.ttl]):
+                    return "miss"
+                continue  # a fill landed meanwhile
+            current = int(seq)
+            if change.seq < current or (change.seq == current and change.reset):
+                return "stale"  # the copy has it (a refill after a reset includes the market)
+            advanced = advance(orjson.loads(frame), change) if change.seq <= current + 1 else None
+            expected = version or b""
+            if advanced is None:
+                if await self._drop(keys=[k], args=[expected, change.seq, _token(), self.ttl]):
+                    return "reset" if change.reset else "gap"
+                continue
+            encoded = orjson.dumps(advanced)
+            if await self._write(
+                keys=[k], args=[expected, change.seq, encoded, _token(), self.ttl]
+            ):
+                return "applied"
+        raise CacheContended(f"event {change.event_id}: no write after {ATTEMPTS} attempts")
 
     async def flush(self) -> int:
         """Drop every copy (UNLINK in batches, never KEYS)."""

@@ -1,80 +1,34 @@
-"""An event's current prices and statuses, as /ws/odds sends them: pure data, no I/O.
+"""An event's /ws/odds snapshot frame and how catalogue changes move it forward: pure, no I/O.
 
-One shape for both sources of a snapshot, PostgreSQL (`from_view`) and the Redis cache
-(`from_fields`), so the two cannot drift apart; and the pure rules that keep the cache's copy
-current (`changes`): which hash fields a catalogue event sets.
+The Redis cache (cache.py) stores the encoded frame itself, so a cached snapshot is sent as it
+is read, with nothing to decode or format; the cache's writer applies each change to the frame
+with `advance`. PostgreSQL snapshots are built by `frame_of`, the one shape for both.
 
-The cache holds one Redis hash per event:
-
-    seq         the event's seq the copy is at
-    status      event status
-    m:<id>      market, JSON {"type", "line"} (line in hundredths or null)
-    ms:<id>     market status
-    o:<id>      outcome, JSON {"market_id", "key", "name", "active"}
-    p:<id>      outcome odds in thousandths
-    fence       only while there is no copy: the highest seq seen (see cache.py)
+    {"type": "snapshot", "event_id", "seq", "status", "markets": [{"market_id", "type",
+     "line", "status", "outcomes": [{"outcome_id", "key", "name", "odds", "odds_milli",
+     "active"}]}]}          markets by id, outcomes by id within their market
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from letsbet.sportsbook.catalogue.service import EventView, format_line, format_odds
 
-
-@dataclass(frozen=True, slots=True)
-class OutcomeSnap:
-    id: int
-    key: str
-    name: str
-    odds_milli: int
-    active: bool
+Frame = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class MarketSnap:
-    id: int
-    type: str
-    line_hundredths: int | None
-    status: str
-    outcomes: tuple[OutcomeSnap, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    event_id: int
-    seq: int
-    status: str
-    markets: tuple[MarketSnap, ...]  # by market id, outcomes by outcome id (as PostgreSQL reads)
-
-    @staticmethod
-    def from_view(view: EventView) -> Snapshot:
-        return Snapshot(
-            event_id=view.event.id,
-            seq=view.event.seq,
-            status=view.event.status,
-            markets=tuple(
-                MarketSnap(
-                    id=m.id,
-                    type=m.type,
-                    line_hundredths=m.line_hundredths,
-                    status=m.status,
-                    outcomes=tuple(
-                        OutcomeSnap(o.id, o.key, o.name, o.odds_milli, o.active)
-                        for o in view.outcomes[m.id]
-                    ),
-                )
-                for m in view.markets
-            ),
-        )
-
-    def frame(self) -> str:
-        """The /ws/odds snapshot frame."""
-        markets = [
+def frame_of(view: EventView) -> Frame:
+    """The snapshot frame of an event read from PostgreSQL."""
+    row = view.event
+    return {
+        "type": "snapshot",
+        "event_id": row.id,
+        "seq": row.seq,
+        "status": row.status,
+        "markets": [
             {
                 "market_id": m.id,
                 "type": m.type,
@@ -89,110 +43,70 @@ class Snapshot:
                         "odds_milli": o.odds_milli,
                         "active": o.active,
                     }
-                    for o in m.outcomes
+                    for o in view.outcomes[m.id]
                 ],
             }
-            for m in self.markets
-        ]
-        message = {
-            "type": "snapshot",
-            "event_id": self.event_id,
-            "seq": self.seq,
-            "status": self.status,
-            "markets": markets,
-        }
-        return orjson.dumps(message).decode()
-
-    # -- the cache's hash ------------------------------------------------------------------------
-    def fields(self) -> dict[str, str | int]:
-        """The hash fields holding this snapshot (the seq included)."""
-        fields: dict[str, str | int] = {"seq": self.seq, "status": self.status}
-        for m in self.markets:
-            fields[f"m:{m.id}"] = _json({"type": m.type, "line": m.line_hundredths})
-            fields[f"ms:{m.id}"] = m.status
-            for o in m.outcomes:
-                fields[f"o:{o.id}"] = _json(
-                    {"market_id": m.id, "key": o.key, "name": o.name, "active": o.active}
-                )
-                fields[f"p:{o.id}"] = o.odds_milli
-        return fields
-
-    @staticmethod
-    def from_fields(event_id: int, raw: Mapping[bytes, bytes]) -> Snapshot | None:
-        """The snapshot a hash holds; None when it holds no complete copy."""
-        if b"seq" not in raw or b"status" not in raw:
-            return None
-        markets: dict[int, dict[str, Any]] = {}
-        outcomes: dict[int, list[OutcomeSnap]] = {}
-        for name, value in raw.items():
-            kind, _, ident = name.partition(b":")
-            if kind == b"m":
-                markets[int(ident)] = orjson.loads(value)
-            elif kind == b"o":
-                o = orjson.loads(value)
-                odds = raw.get(b"p:" + ident)
-                if odds is None:
-                    return None
-                outcomes.setdefault(int(o["market_id"]), []).append(
-                    OutcomeSnap(int(ident), o["key"], o["name"], int(odds), bool(o["active"]))
-                )
-        snaps = []
-        for market_id in sorted(markets):
-            status = raw.get(b"ms:%d" % market_id)
-            if status is None:
-                return None
-            meta = markets[market_id]
-            snaps.append(
-                MarketSnap(
-                    id=market_id,
-                    type=meta["type"],
-                    line_hundredths=meta["line"],
-                    status=status.decode(),
-                    outcomes=tuple(sorted(outcomes.get(market_id, ()), key=lambda o: o.id)),
-                )
-            )
-        return Snapshot(event_id, int(raw[b"seq"]), raw[b"status"].decode(), tuple(snaps))
+            for m in view.markets
+        ],
+    }
 
 
-def _json(value: Mapping[str, Any]) -> str:
-    return orjson.dumps(value).decode()
-
-
-# -- catalogue events → hash fields ----------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What one catalogue event does to its event's cached copy."""
+    """What one catalogue event changes in its event's snapshot (absolute values)."""
 
     event_id: int
     seq: int
-    fields: Mapping[str, str | int]  # empty when reset
-    reset: bool = False
+    odds: Mapping[int, int] = field(default_factory=dict)  # outcome id → odds_milli
+    market_status: Mapping[int, str] = field(default_factory=dict)  # market id → status
+    event_status: str | None = None
+    reset: bool = False  # the snapshot cannot follow (a market added): read it anew
 
 
 def changes(subject: str, data: Mapping[str, Any]) -> Change | None:
-    """The cache change a catalogue event makes; None for subjects the copy does not show.
+    """The change a catalogue event makes to a snapshot; None if the snapshot does not show it.
 
     Every change sets absolute values, so applying one twice (a redelivery, or several api
-    replicas each applying it) gives the same hash.
+    replicas each applying it) gives the same snapshot.
     """
+    event_id, seq = int(data["event_id"]), int(data["seq"])
     match subject:
         case "sportsbook.odds.changed":
-            fields: dict[str, str | int] = {
-                f"p:{int(o['outcome_id'])}": int(o["odds_milli"]) for o in data["outcomes"]
-            }
+            odds = {int(o["outcome_id"]): int(o["odds_milli"]) for o in data["outcomes"]}
+            return Change(event_id, seq, odds=odds)
         case "sportsbook.market.status_changed":
-            fields = {f"ms:{int(data['market_id'])}": str(data["status"])}
+            return Change(event_id, seq, market_status={int(data["market_id"]): data["status"]})
         case "sportsbook.market.resulted":  # as the live frame says: resulted = settled
-            fields = {f"ms:{int(data['market_id'])}": "settled"}
+            return Change(event_id, seq, market_status={int(data["market_id"]): "settled"})
         case "sportsbook.event.status_changed":
-            fields = {"status": str(data["status"])}
-            for m in data.get("markets", []):
-                fields[f"ms:{int(m['market_id'])}"] = str(m["status"])
+            cascade = {int(m["market_id"]): str(m["status"]) for m in data.get("markets", [])}
+            return Change(event_id, seq, market_status=cascade, event_status=str(data["status"]))
         case "sportsbook.market.created":  # its outcomes are not in the event: read them anew
-            return Change(int(data["event_id"]), int(data["seq"]), {}, reset=True)
+            return Change(event_id, seq, reset=True)
         case _:
             return None
-    return Change(int(data["event_id"]), int(data["seq"]), fields)
+
+
+def advance(frame: Frame, change: Change) -> Frame | None:
+    """`frame` (changed in place) with `change` applied and its seq; None if the change names
+    a market or outcome the frame does not have (it cannot be followed: read it anew)."""
+    if change.reset:
+        return None
+    markets = {m["market_id"]: m for m in frame["markets"]}
+    outcomes = {o["outcome_id"]: o for m in frame["markets"] for o in m["outcomes"]}
+    if not (
+        change.odds.keys() <= outcomes.keys() and change.market_status.keys() <= markets.keys()
+    ):
+        return None
+    for outcome_id, milli in change.odds.items():
+        outcomes[outcome_id]["odds_milli"] = milli
+        outcomes[outcome_id]["odds"] = format_odds(milli)
+    for market_id, status in change.market_status.items():
+        markets[market_id]["status"] = status
+    if change.event_status is not None:
+        frame["status"] = change.event_status
+    frame["seq"] = change.seq
+    return frame
 
 
 # Subjects the cache writer consumes (server-side filter: bet traffic never reaches it).

@@ -51,9 +51,9 @@ from letsbet.platform.observability import ODDS_SNAPSHOT_SECONDS, ODDS_SOCKETS, 
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.catalogue.schemas import Id
 from letsbet.sportsbook.catalogue.service import event_view
-from letsbet.sportsbook.odds.cache import OddsCache, odds_cache
+from letsbet.sportsbook.odds.cache import Cached, OddsCache, odds_cache
 from letsbet.sportsbook.odds.live import Listener, OddsHub, SnapshotDue, Update, odds_hub
-from letsbet.sportsbook.odds.snapshot import Snapshot
+from letsbet.sportsbook.odds.snapshot import frame_of
 
 log = get_logger(__name__)
 
@@ -263,16 +263,16 @@ async def _snapshot(
         ODDS_SNAPSHOT_SECONDS.labels("postgres").observe(time.perf_counter() - started)
         if cache.usable:
             try:
-                await cache.fill(snapshot)
+                await cache.fill(event_id, snapshot.seq, snapshot.frame)
             except Exception as exc:  # Redis down: the next snapshot reads PostgreSQL again
                 log.debug("odds_ws.cache_fill_failed", error=type(exc).__name__)
     if event_id not in listener.events:  # unsubscribed during the read
         return None
     listener.events[event_id] = snapshot.seq
-    return snapshot.frame()
+    return snapshot.frame
 
 
-async def _cached(cache: OddsCache, hub: OddsHub, due: SnapshotDue) -> Snapshot | None:
+async def _cached(cache: OddsCache, hub: OddsHub, due: SnapshotDue) -> Cached | None:
     if not cache.usable:
         return None
     started = time.perf_counter()
@@ -288,8 +288,9 @@ async def _cached(cache: OddsCache, hub: OddsHub, due: SnapshotDue) -> Snapshot 
     return snapshot
 
 
-async def _from_postgres(runtime: Runtime, event_id: int) -> Snapshot:
+async def _from_postgres(runtime: Runtime, event_id: int) -> Cached:
     async with runtime.db.connect() as conn:
         # One consistent view: the seq and the prices of the same moment.
         await conn.execution_options(isolation_level="REPEATABLE READ")
-        return Snapshot.from_view(await event_view(conn, event_id, country=None))
+        frame = frame_of(await event_view(conn, event_id, country=None))
+    return Cached(frame["seq"], orjson.dumps(frame).decode())
