@@ -395,6 +395,7 @@ async def test_snapshots_fall_back_to_postgresql_when_redis_is_down(
         again = await ws._snapshot(rt, hub, listener, SnapshotDue(event["id"]))
         assert again is not None
         assert orjson.loads(again) == await _postgres_frame(runtime, event["id"])
+        assert not cache.usable  # no more Redis timeouts until the writer is back
     finally:
         stop.set()
         await writer

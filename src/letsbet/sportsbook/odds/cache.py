@@ -133,6 +133,11 @@ class OddsCache:
             and not self._broken
         )
 
+    def failed(self) -> None:
+        """A read or fill hit a Redis error: stop using the cache (and waiting for its timeouts)
+        until the writer has subscribed again and dropped every copy."""
+        self._broken = True
+
     async def read(self, event_id: int) -> Cached | None:
         """The cached copy, or None. Redis errors propagate: the caller falls back."""
         seq, frame = await self._fields(key(event_id), "seq", "frame")
@@ -203,6 +208,7 @@ class OddsCache:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the catalogue's changes until `stop` (the api role runs this once)."""
+        failures = 0
         while not stop.is_set():
             nc = self.bus.nc
             if nc is None or not nc.is_connected:
@@ -224,10 +230,16 @@ class OddsCache:
                 self._broken = False
                 self._following, self._reconnects = nc, nc.stats["reconnects"]
                 log.info("odds_cache.following", dropped=dropped)
+                failures = 0
                 await self._follow(subscription, stop)
             except Exception as exc:  # NATS or Redis trouble: start over after a pause
-                log.warning("odds_cache.writer_failed", error=str(exc) or type(exc).__name__)
-                await wait_or_stop(stop, 1.0)
+                failures += 1
+                log.warning(
+                    "odds_cache.writer_failed",
+                    error=str(exc) or type(exc).__name__,
+                    failures=failures,
+                )
+                await wait_or_stop(stop, min(10.0, 0.5 * 2**failures))
             finally:
                 self._following = None
                 if subscription is not None:

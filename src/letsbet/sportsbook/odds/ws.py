@@ -264,8 +264,9 @@ async def _snapshot(
         if cache.usable:
             try:
                 await cache.fill(event_id, snapshot.seq, snapshot.frame)
-            except Exception as exc:  # Redis down: the next snapshot reads PostgreSQL again
+            except Exception as exc:  # Redis down: PostgreSQL answers until the writer is back
                 log.debug("odds_ws.cache_fill_failed", error=type(exc).__name__)
+                cache.failed()
     if event_id not in listener.events:  # unsubscribed during the read
         return None
     listener.events[event_id] = snapshot.seq
@@ -278,8 +279,9 @@ async def _cached(cache: OddsCache, hub: OddsHub, due: SnapshotDue) -> Cached | 
     started = time.perf_counter()
     try:
         snapshot = await cache.read(due.event_id)
-    except Exception as exc:  # Redis down or slow: PostgreSQL answers
+    except Exception as exc:  # Redis down or slow: PostgreSQL answers until the writer is back
         log.debug("odds_ws.cache_read_failed", error=type(exc).__name__)
+        cache.failed()
         return None
     oldest = max(due.since_seq or 0, hub.seen(due.event_id))
     if snapshot is None or snapshot.seq < oldest:
