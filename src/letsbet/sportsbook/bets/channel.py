@@ -137,6 +137,9 @@ class BetChannel:
                 return False
             try:
                 self._subscription = await nc.subscribe(SUBJECTS, cb=self._on_message)
+                # Wait until the server has the subscription: a player told "authenticated"
+                # may place a bet at once, and its events must not pass us by.
+                await nc.flush(timeout=2)
             except Exception as exc:  # closing or reconnecting: the next socket retries
                 log.warning("bet_channel.subscribe_failed", error=str(exc) or type(exc).__name__)
                 return False

@@ -133,6 +133,10 @@ class Session:
 
 
 # -- the socket ----------------------------------------------------------------------------------
+# The client left mid-send (see odds/ws.py).
+_Gone = (WebSocketDisconnect, RuntimeError, OSError)
+
+
 @router.websocket("/ws/bets")
 async def bets_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
@@ -146,7 +150,7 @@ async def bets_socket(websocket: WebSocket) -> None:
         except Closed as closed:
             await _close(websocket, closed)
             return
-        except (WebSocketDisconnect, RuntimeError, OSError):
+        except _Gone:
             return
         await channel.start()  # False while NATS is down: updates resume with the next socket
         inbox = channel.join(principal.user_id)
@@ -181,17 +185,14 @@ async def _serve(
         for task in tasks:
             task.cancel()
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, Exception) and not isinstance(outcome, Closed | _Gone):
+            if isinstance(outcome, Exception) and not isinstance(outcome, (Closed, *_Gone)):
                 log.warning("bets_ws.failed", error=repr(outcome))
-
-
-_Gone = WebSocketDisconnect | RuntimeError | OSError  # the client left mid-send (see odds/ws.py)
 
 
 async def _close(websocket: WebSocket, closed: Closed) -> None:
     try:
         await websocket.close(closed.code, closed.reason)
-    except (WebSocketDisconnect, RuntimeError, OSError):
+    except _Gone:
         return
 
 
