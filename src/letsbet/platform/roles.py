@@ -46,21 +46,29 @@ async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
     """Bet settlement (results consumer), live-bet decisions, hold expiry, reconciliation."""
     from letsbet.ledger.worker import expiry_loop, reconcile_loop
     from letsbet.platform.bus.consumer import Consumer
-    from letsbet.sportsbook.bets import settlement
+    from letsbet.sportsbook.bets import consumers
     from letsbet.sportsbook.bets.live import live_loop
 
-    results = Consumer(
-        runtime.db,
-        runtime.bus,
-        name="settlement-bets",
-        subject=settlement.SUBJECT,
-        handler=settlement.on_market_resulted,
-    )
+    # One durable consumer per subject; the handler reads the market's current results, so
+    # the two may interleave (see sportsbook.bets.consumers).
+    results = [
+        Consumer(
+            runtime.db,
+            runtime.bus,
+            name=name,
+            subject=subject,
+            handler=consumers.on_market_results,
+        )
+        for name, subject in (
+            ("settlement-bets", consumers.RESULTED),
+            ("settlement-rollbacks", consumers.ROLLED_BACK),
+        )
+    ]
     await asyncio.gather(
         expiry_loop(runtime.db, stop),
         reconcile_loop(runtime.db, stop),
         live_loop(runtime.db, stop),
-        results.run(stop),
+        *(consumer.run(stop) for consumer in results),
     )
 
 

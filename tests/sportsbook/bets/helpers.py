@@ -16,7 +16,7 @@ from letsbet.platform.bus.consumer import Consumer
 from letsbet.platform.bus.outbox import Event
 from letsbet.platform.bus.tables import outbox
 from letsbet.platform.runtime import Runtime
-from letsbet.sportsbook.bets import settlement
+from letsbet.sportsbook.bets import consumers
 from tests.support import create_players
 
 
@@ -62,35 +62,47 @@ async def balance(runtime: Runtime, user_id: uuid.UUID) -> ledger.Wallet:
         return await ledger.wallet(conn, user_id, "KES")
 
 
-async def settle_from_outbox(runtime: Runtime, event_id: int) -> int:
-    """Feed this event's `sportsbook.market.resulted` outbox rows to the settlement consumer
-    (the same handler the settlement role runs on the NATS stream)."""
-    consumer = Consumer(
+def settlement_consumer(runtime: Runtime) -> Consumer:
+    """The handler the settlement role runs on the NATS stream, with its inbox."""
+    return Consumer(
         runtime.db,
         runtime.bus,
         name="test-settlement",
-        subject=settlement.SUBJECT,
-        handler=settlement.on_market_resulted,
+        subject=consumers.RESULTED,
+        handler=consumers.on_market_results,
     )
+
+
+async def result_events(runtime: Runtime, event_id: int) -> list[Event]:
+    """This event's market result and rollback events from the outbox, oldest first."""
     async with runtime.db.connect() as conn:
         rows = (
             await conn.execute(
                 sa.select(outbox.c.payload)
                 .where(
-                    outbox.c.subject == settlement.SUBJECT,
+                    outbox.c.subject.in_(consumers.SUBJECTS),
                     outbox.c.payload["data"]["event_id"].as_integer() == event_id,
                 )
                 .order_by(outbox.c.seq)
             )
         ).all()
-    handled = 0
-    for row in rows:
-        event = Event(
+    return [
+        Event(
             subject=row.payload["subject"],
             data=row.payload["data"],
             event_id=uuid.UUID(row.payload["id"]),
             occurred_at=datetime.fromisoformat(row.payload["occurred_at"]),
         )
+        for row in rows
+    ]
+
+
+async def settle_from_outbox(runtime: Runtime, event_id: int) -> int:
+    """Feed this event's result (and rollback) outbox events to the settlement consumer; how
+    many it had not seen before."""
+    consumer = settlement_consumer(runtime)
+    handled = 0
+    for event in await result_events(runtime, event_id):
         handled += await consumer.handle(event)
     return handled
 
