@@ -57,14 +57,18 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "player_negative",
-        "no player goes below zero except through a clawback (" + ", ".join(_OVERDRAFTS) + ")",
-        # Postings that left a player below zero by anything but a clawback; and players below
-        # their holds who were never clawed back (holds leave no postings to trace).
+        "no player goes below zero except through a clawback ("
+        + ", ".join(_OVERDRAFTS)
+        + ") or the posting of a hold reserved before it",
+        # Postings that left a player below zero by anything but a clawback or a hold's post
+        # (money reserved while it was there); and players below their holds who were never
+        # clawed back (reserving leaves no posting to trace).
         f"""SELECT p.account_id::text || '#' || p.id::text AS subject, p.balance_after AS value
            FROM ledger_postings p
            JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'player_cash'
            JOIN ledger_transfers t ON t.id = p.transfer_id
-           WHERE p.amount < 0 AND p.balance_after < 0 AND t.type NOT IN ({_OVERDRAFT_SQL})
+           WHERE p.amount < 0 AND p.balance_after < 0
+             AND t.type NOT IN ({_OVERDRAFT_SQL}) AND t.hold_id IS NULL
            UNION ALL
            SELECT a.id::text, a.balance - a.held FROM ledger_accounts a
            WHERE a.kind = 'player_cash' AND a.balance - a.held < 0
