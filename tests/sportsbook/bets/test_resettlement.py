@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from letsbet.ledger.reconcile import check
 from letsbet.platform.observability import LEDGER_OVERDRAFTS
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.bets import consumers
-from letsbet.sportsbook.bets.tables import event_liability
+from letsbet.sportsbook.bets.resettlement import SettlementMismatch
+from letsbet.sportsbook.bets.tables import bets, event_liability
 from tests.sportsbook.bets.helpers import (
     balance,
     bet_body,
@@ -378,3 +380,23 @@ async def test_end_to_end_place_result_correct_over_http(
         ("bet.stake", "-40.00"),
     ]
     assert (await check(runtime.db)).sound
+
+
+async def test_a_bet_whose_payout_does_not_add_up_is_not_resettled(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Money moves only from a settlement the books can reproduce; otherwise the consumer fails
+    (and retries, logged) instead of guessing."""
+    event, bet, user, _ = await _single(client, runtime)
+    await _result(client, runtime, event, HOME)
+    async with runtime.db.transaction() as conn:
+        await conn.execute(sa.update(bets).where(bets.c.id == bet["id"]).values(payout=209_00))
+    await post_result(client, runtime, event, "1x2", **DRAW)
+    with pytest.raises(SettlementMismatch):
+        await settlement_consumer(runtime).handle((await result_events(runtime, event["id"]))[-1])
+    assert [t for t, _ in await bet_transfers(runtime, bet["id"])] == ["bet.stake", "bet.settle"]
+    assert (await balance(runtime, user)).balance == 900_00 + 210_00
+    async with runtime.db.transaction() as conn:  # put it back for the books' sake
+        await conn.execute(sa.update(bets).where(bets.c.id == bet["id"]).values(payout=210_00))
+    await settle_from_outbox(runtime, event["id"])
+    assert (await balance(runtime, user)).balance == 900_00

@@ -41,9 +41,13 @@ async def sync_market(
 ) -> int:
     """Apply a market's current results to its bets; how many bets changed. `seq` is the
     catalogue's sequence number of the change (it keys the correcting transfers)."""
-    await copy_results(conn, market_id)
+    touched = await copy_results(conn, market_id)
+    # A settled bet needs work only when its legs just changed: legs and bet always change in
+    # one transaction, so the others already agree with these results. Open bets are all
+    # looked at, as before corrections existed (one may have become ready another way).
+    candidates = set(touched) | set(await open_bets_on_market(conn, market_id))
     changed = 0
-    for bet_id in await bets_on_market(conn, market_id):
+    for bet_id in sorted(candidates):
         bet = await repo.bet_by_id(conn, bet_id, for_update=True)
         if bet is None:
             continue
@@ -54,13 +58,14 @@ async def sync_market(
     return changed
 
 
-async def copy_results(conn: AsyncConnection, market_id: int) -> None:
+async def copy_results(conn: AsyncConnection, market_id: int) -> list[uuid.UUID]:
     """Legs on the market take their outcome's result (none after a rollback); neutral factors
-    are stored as void 0 and dead heat 1 on a resulted leg. Unchanged legs are not written."""
+    are stored as void 0 and dead heat 1 on a resulted leg. Unchanged legs are not written.
+    The ids of the bets whose legs changed."""
     resulted = outcomes.c.result.is_not(None)
     void = sa.case((resulted, sa.func.coalesce(outcomes.c.void_factor, 0)), else_=None)
     dead_heat = sa.case((resulted, sa.func.coalesce(outcomes.c.dead_heat_factor, 1)), else_=None)
-    await conn.execute(
+    result = await conn.execute(
         sa.update(bet_legs)
         .where(
             bet_legs.c.market_id == market_id,
@@ -72,19 +77,16 @@ async def copy_results(conn: AsyncConnection, market_id: int) -> None:
             ),
         )
         .values(result=outcomes.c.result, void_factor=void, dead_heat_factor=dead_heat)
+        .returning(bet_legs.c.bet_id)
     )
+    return list(result.scalars().all())
 
 
-async def bets_on_market(conn: AsyncConnection, market_id: int) -> list[uuid.UUID]:
-    """Ids of the open and settled bets with a leg on the market, in lock order."""
+async def open_bets_on_market(conn: AsyncConnection, market_id: int) -> list[uuid.UUID]:
     query = (
         sa.select(bet_legs.c.bet_id)
         .distinct()
         .join(bets, bets.c.id == bet_legs.c.bet_id)
-        .where(
-            bet_legs.c.market_id == market_id,
-            bets.c.status.in_(("open", *SETTLED_STATUSES)),
-        )
-        .order_by(bet_legs.c.bet_id)
+        .where(bet_legs.c.market_id == market_id, bets.c.status == "open")
     )
     return list((await conn.execute(query)).scalars().all())
