@@ -24,10 +24,12 @@ from letsbet.sportsbook.bets import repository as repo
 from letsbet.sportsbook.bets.resettlement import correct_bet
 from letsbet.sportsbook.bets.settlement import SETTLED_STATUSES, settle_locked
 from letsbet.sportsbook.bets.tables import bet_legs, bets
+
+# Re-exported: the subjects these consumers subscribe to, as the catalogue records them.
+from letsbet.sportsbook.catalogue.service import RESULTED as RESULTED
+from letsbet.sportsbook.catalogue.service import ROLLED_BACK as ROLLED_BACK
 from letsbet.sportsbook.catalogue.tables import outcomes
 
-RESULTED = "sportsbook.market.resulted"
-ROLLED_BACK = "sportsbook.market.result_rolled_back"
 SUBJECTS = (RESULTED, ROLLED_BACK)
 
 

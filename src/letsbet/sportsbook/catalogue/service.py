@@ -115,6 +115,8 @@ class MarketExists(Conflict):
 
 
 Source = Literal["admin", "feed"]  # who priced it, as the odds history records
+RESULTED = "sportsbook.market.resulted"
+ROLLED_BACK = "sportsbook.market.result_rolled_back"
 
 
 # -- odds, lines and factors ---------------------------------------------------------------------
@@ -767,7 +769,7 @@ def _resulted(
         "correction": market.status == "settled",
         "outcomes": outcomes_data,
     }
-    return _event("sportsbook.market.resulted", data, actor)
+    return _event(RESULTED, data, actor)
 
 
 async def result_event(
@@ -831,9 +833,6 @@ async def result_event(
         }
         recorded.append(_event("sportsbook.event.status_changed", data, actor))
     await record(conn, *recorded)
-
-
-ROLLED_BACK = "sportsbook.market.result_rolled_back"
 
 
 async def rollback_results(
