@@ -23,6 +23,7 @@ from letsbet.ledger.domain import (
     apply,
     hold_post_amount,
     house_shard,
+    net_entries,
     validate_entries,
 )
 
@@ -118,3 +119,52 @@ def test_release_and_reserve_move_held_only() -> None:
     assert released[1].held == 0
     with pytest.raises(InvalidTransfer):
         apply({1: player}, {}, release={1: 31})
+
+
+def test_only_an_overdraft_takes_a_player_below_zero() -> None:
+    player = AccountState(1, AccountKind.PLAYER_CASH, 100, 30, 0)
+    house = AccountState(2, AccountKind.HOUSE, 0, 0, 0)
+    accounts = {1: player, 2: house}
+    with pytest.raises(InsufficientFunds):
+        apply(accounts, {1: -71, 2: 71})
+    updated, postings = apply(accounts, {1: -250, 2: 250}, overdraft=True)
+    assert (updated[1].balance, updated[1].held) == (-150, 30)
+    assert postings[0].balance_after == -150
+
+    # Below zero: no debit and no new hold, but credits, and posting or releasing the hold the
+    # player already had (neither lowers what is available).
+    owing = {1: updated[1], 2: updated[2]}
+    for refused in ({"deltas": {1: -1, 2: 1}}, {"deltas": {}, "reserve": {1: 1}}):
+        with pytest.raises(InsufficientFunds):
+            apply(owing, **refused)  # type: ignore[arg-type]
+    credited, _ = apply(owing, {1: 100, 2: -100})
+    assert credited[1].balance - credited[1].held == -80
+    posted, _ = apply(owing, {1: -30, 2: 30}, release={1: 30})
+    assert (posted[1].balance, posted[1].held) == (-180, 0)
+    released, _ = apply(owing, {}, release={1: 30})
+    assert released[1].held == 0
+
+
+def _entries(amounts: list[int]) -> tuple[Entry, ...]:
+    """A valid transfer over the three accounts from two free amounts."""
+    refs = [PLAYER, ADJ, House(HouseAccount.SPORTSBOOK_REVENUE)]
+    values = [*amounts, -sum(amounts)]
+    return tuple(Entry(ref, v) for ref, v in zip(refs, values, strict=True) if v)
+
+
+@given(
+    old=st.lists(st.integers(-(10**6), 10**6), min_size=2, max_size=2),
+    new=st.lists(st.integers(-(10**6), 10**6), min_size=2, max_size=2),
+)
+def test_net_entries_turn_one_effect_into_the_other(old: list[int], new: list[int]) -> None:
+    before, after = _entries(old), _entries(new)
+    net = net_entries(before, after)
+    assert sum(e.amount for e in net) == 0 and all(e.amount for e in net)
+    effect: dict[object, int] = {}
+    for entry in (*before, *net):
+        effect[entry.account] = effect.get(entry.account, 0) + entry.amount
+    assert {k: v for k, v in effect.items() if v} == {e.account: e.amount for e in after}
+    assert net_entries(before, before) == ()
+    assert {e.account: -e.amount for e in net_entries(before, ())} == {
+        e.account: e.amount for e in before
+    }

@@ -177,3 +177,29 @@ async def test_reconcile_loop_exports_the_verdict(fresh_db: Database) -> None:
         await task
     assert LEDGER_CHECK_SOUND._value.get() == 1
     assert LEDGER_CHECK_BREAKS._value.get() == 0
+
+
+async def test_only_a_clawback_may_leave_a_player_below_zero(fresh_db: Database) -> None:
+    players = await _books(fresh_db)
+    async with fresh_db.transaction() as conn:
+        await service.post_transfer(
+            conn,
+            TransferSpec(
+                "claw",
+                "bet.resettle",
+                "KE",
+                "KES",
+                (Entry(PlayerCash(players[0]), -100_00), Entry(HOUSE, 100_00)),
+            ),
+        )
+    report = await check(fresh_db)
+    assert report.sound, report.lines()  # 70.00 - 100.00: a debt, and a legitimate one
+
+    async with fresh_db.transaction() as conn:  # as if an ordinary debit had overdrawn her
+        await conn.execute(
+            sa.text("UPDATE ledger_transfers SET type = 'test.move' WHERE idempotency_key = 'claw'")
+        )
+    report = await check(fresh_db)
+    assert {(b.check, b.value) for b in report.breaks} == {
+        ("player_negative", -30_00),  # the posting that went below zero
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -345,3 +346,48 @@ async def test_house_accounts_are_sharded_but_sum_correctly(runtime: Runtime) ->
     assert shards > 1
     report = await check(runtime.db)
     assert report.sound, report.lines()
+
+
+async def test_a_clawback_may_overdraw_and_later_credits_repay_it(runtime: Runtime) -> None:
+    """A result correction takes back winnings the player already withdrew: the balance goes
+    below zero, nothing else may lower it further, and deposits repay the debt first."""
+    (hana,) = await players(runtime)
+    await fund(runtime, hana, 100_00)
+    async with runtime.db.transaction() as conn:
+        hold = await service.create_hold(
+            conn, service.HoldSpec(key(), "withdrawal", "KE", "KES", hana, 60_00)
+        )
+    revenue = House(HouseAccount.SPORTSBOOK_REVENUE)
+    clawback = spec(Entry(PlayerCash(hana), -150_00), Entry(revenue, 150_00), type="bet.resettle")
+    with pytest.raises(InsufficientFunds):  # the same debit as anything else is refused
+        async with runtime.db.transaction() as conn:
+            await service.post_transfer(conn, replace(clawback, type="test.move"))
+    async with runtime.db.transaction() as conn:
+        await service.post_transfer(conn, clawback)
+    wallet = await balance(runtime, hana)
+    assert (wallet.balance, wallet.held, wallet.available) == (-50_00, 60_00, -110_00)
+
+    for refused in (
+        lambda c: service.post_transfer(c, spec(Entry(PlayerCash(hana), -1), Entry(ADJ, 1))),
+        lambda c: service.create_hold(
+            c, service.HoldSpec(key(), "withdrawal", "KE", "KES", hana, 1)
+        ),
+    ):
+        with pytest.raises(InsufficientFunds):
+            async with runtime.db.transaction() as conn:
+                await refused(conn)
+    # The withdrawal already on its way still completes (the money has left).
+    async with runtime.db.transaction() as conn:
+        await service.post_hold(
+            conn,
+            hold_id=hold.id,
+            idempotency_key=key(),
+            type="withdrawal.paid",
+            credits=[Entry(House(HouseAccount.MPESA_CLEARING), 60_00)],
+        )
+    await fund(runtime, hana, 200_00)
+    assert (await balance(runtime, hana)).available == 90_00
+    async with runtime.db.transaction() as conn:  # a replay answers, moves nothing
+        assert (await service.post_transfer(conn, clawback)).replayed
+    assert (await balance(runtime, hana)).balance == 90_00
+    assert (await check(runtime.db)).sound

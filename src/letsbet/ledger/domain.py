@@ -3,6 +3,13 @@
 No I/O. Amounts are signed integers in minor units: a positive amount credits an account (its
 balance grows), a negative one debits it. Every transfer's amounts sum to zero: money is only
 ever moved, never created or destroyed.
+
+A player's available balance (balance - held) never goes below zero, with one exception: a
+clawback (`OVERDRAFT_TYPES`) takes back winnings a result correction removed, in full, even
+when the player has already spent or withdrawn them. The negative balance is the player's debt
+to the house: every later credit (a deposit, a win) repays it first simply by being added, and
+nothing else may lower an available balance that is below zero, so the player can neither bet
+nor withdraw until it is repaid. `letsbet ledger check` proves only clawbacks overdraw.
 """
 
 from __future__ import annotations
@@ -25,6 +32,12 @@ MAX_AMOUNT = 10**15
 HOUSE_SHARDS = 8
 _TYPE = re.compile(r"^[a-z][a-z0-9_.]{1,63}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+
+# The only transfer types that may take a player below zero: a result correction or a rollback
+# of a settlement taking back winnings already paid (sportsbook.bets.resettlement). Common
+# practice for operators: the clawback is taken in full and a negative balance is a debt that
+# later deposits repay, rather than a receivable the house must chase by hand.
+OVERDRAFT_TYPES = frozenset({"bet.resettle", "bet.rollback"})
 
 
 class AccountKind(StrEnum):
@@ -193,10 +206,13 @@ def apply(
     *,
     release: Mapping[int, int] | None = None,
     reserve: Mapping[int, int] | None = None,
+    overdraft: bool = False,
 ) -> tuple[dict[int, AccountState], list[Posting]]:
     """New account states and postings for `deltas`, after releasing/reserving held amounts.
 
-    A player account's available balance (balance - held) may never go below zero.
+    A player account's available balance (balance - held) may never be lowered below zero,
+    unless `overdraft` (a clawback, see OVERDRAFT_TYPES). A player already below zero may still
+    be credited or have a hold posted or released: none of these lowers what is available.
     """
     release = release or {}
     reserve = reserve or {}
@@ -209,7 +225,13 @@ def apply(
         balance = state.balance + delta
         if held < 0:
             raise InvalidTransfer(f"account {account_id} would hold a negative amount")
-        if state.kind == AccountKind.PLAYER_CASH and balance - held < 0:
+        available = balance - held
+        if (
+            state.kind == AccountKind.PLAYER_CASH
+            and available < 0
+            and available < state.available
+            and not overdraft
+        ):
             raise InsufficientFunds(available=_major(state.available), needed=_major(-delta))
         updated[account_id] = replace(state, balance=balance, held=held, version=state.version + 1)
         if delta:
@@ -228,6 +250,18 @@ def hold_post_amount(hold_amount: int, requested: int | None) -> int:
     if type(amount) is not int or not 0 < amount <= hold_amount:
         raise InvalidTransfer(f"post amount must be 1..{hold_amount}, got {requested!r}")
     return amount
+
+
+def net_entries(old: Iterable[Entry], new: Iterable[Entry]) -> tuple[Entry, ...]:
+    """The entries that turn the effect of `old` into the effect of `new`: per account, new
+    minus old, accounts whose amount does not change left out (an empty tuple: nothing to
+    post). `net_entries(old, ())` reverses `old`. Both sides sum to zero, so the result does."""
+    amounts: dict[AccountRef, int] = {}
+    for entry in new:
+        amounts[entry.account] = amounts.get(entry.account, 0) + entry.amount
+    for entry in old:
+        amounts[entry.account] = amounts.get(entry.account, 0) - entry.amount
+    return tuple(Entry(account, amount) for account, amount in amounts.items() if amount)
 
 
 def summarize(entries: Iterable[Entry]) -> list[dict[str, Any]]:

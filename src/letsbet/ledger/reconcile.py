@@ -13,7 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from letsbet.ledger.domain import OVERDRAFT_TYPES
 from letsbet.platform.db import Database
+
+_OVERDRAFTS = sorted(OVERDRAFT_TYPES)
+_OVERDRAFT_SQL = ", ".join(f"'{t}'" for t in _OVERDRAFTS)  # fixed identifiers, no user input
 
 # (name, rule in words, query returning one row per break)
 CHECKS: tuple[tuple[str, str, str], ...] = (
@@ -53,9 +57,24 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "player_negative",
-        "no player balance or available balance below zero",
-        """SELECT id::text AS subject, balance - held AS value FROM ledger_accounts
-           WHERE kind = 'player_cash' AND (balance < 0 OR balance - held < 0)""",
+        "no player goes below zero except through a clawback ("
+        + ", ".join(_OVERDRAFTS)
+        + ") or the posting of a hold reserved before it",
+        # Postings that left a player below zero by anything but a clawback or a hold's post
+        # (money reserved while it was there); and players below their holds who were never
+        # clawed back (reserving leaves no posting to trace).
+        f"""SELECT p.account_id::text || '#' || p.id::text AS subject, p.balance_after AS value
+           FROM ledger_postings p
+           JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'player_cash'
+           JOIN ledger_transfers t ON t.id = p.transfer_id
+           WHERE p.amount < 0 AND p.balance_after < 0
+             AND t.type NOT IN ({_OVERDRAFT_SQL}) AND t.hold_id IS NULL
+           UNION ALL
+           SELECT a.id::text, a.balance - a.held FROM ledger_accounts a
+           WHERE a.kind = 'player_cash' AND a.balance - a.held < 0
+             AND NOT EXISTS (
+                 SELECT 1 FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+                 WHERE p.account_id = a.id AND p.amount < 0 AND t.type IN ({_OVERDRAFT_SQL}))""",  # noqa: S608
     ),
     (
         "holds_inconsistent",

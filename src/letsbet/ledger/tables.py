@@ -32,10 +32,8 @@ ledger_accounts = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
-    # The last line of defence: a player can never owe the house, whatever the code does.
-    sa.CheckConstraint(
-        "kind <> 'player_cash' OR (balance >= 0 AND held <= balance)", name="player_not_negative"
-    ),
+    # No CHECK keeps a player balance at or above zero: a clawback may overdraw it (see
+    # domain.OVERDRAFT_TYPES), and `letsbet ledger check` proves nothing else ever does.
     sa.CheckConstraint("held >= 0", name="held_not_negative"),
     sa.CheckConstraint("(kind = 'player_cash') = (owner_id IS NOT NULL)", name="owner"),
     sa.CheckConstraint("(kind = 'house') = (code IS NOT NULL)", name="code"),

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from letsbet.errors import LetsbetError
 from letsbet.ledger import repository as repo
 from letsbet.ledger.domain import (
+    OVERDRAFT_TYPES,
     AccountKind,
     AccountRef,
     AccountState,
@@ -24,7 +25,15 @@ from letsbet.ledger.domain import (
     house_shard,
 )
 from letsbet.platform.bus.outbox import Event, outbox_row
-from letsbet.platform.observability import LEDGER_AMOUNT, LEDGER_REJECTIONS, LEDGER_TRANSFERS
+from letsbet.platform.observability import (
+    LEDGER_AMOUNT,
+    LEDGER_OVERDRAFTS,
+    LEDGER_REJECTIONS,
+    LEDGER_TRANSFERS,
+    get_logger,
+)
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,8 @@ async def execute(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> Tr
         )
         deltas = {resolve[e.account]: e.amount for e in spec.entries}
         release = {hold.account_id: hold.amount} if hold is not None else None
-        updated, postings = apply(states, deltas, release=release)
+        overdraft = spec.type in OVERDRAFT_TYPES
+        updated, postings = apply(states, deltas, release=release, overdraft=overdraft)
     except LetsbetError as exc:
         # A replay of a transfer that succeeded earlier must answer with it, even when the
         # money has since moved on and the same transfer would no longer fit.
@@ -130,7 +140,31 @@ async def execute(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> Tr
     LEDGER_AMOUNT.labels(spec.currency, spec.type).inc(
         sum(e.amount for e in spec.entries if e.amount > 0)
     )
+    if overdraft:
+        _report_overdrafts(transfer, states, updated)
     return transfer
+
+
+def _report_overdrafts(
+    transfer: Transfer, before: Mapping[int, AccountState], after: Mapping[int, AccountState]
+) -> None:
+    """A clawback that left a player below zero: the player now owes the house."""
+    for entry in transfer.entries:
+        state = after[entry.account_id]
+        if entry.owner_id is None or entry.amount >= 0 or state.balance - state.held >= 0:
+            continue
+        LEDGER_OVERDRAFTS.labels(transfer.currency).inc()
+        log.warning(
+            "ledger.player_overdrawn",
+            user_id=str(entry.owner_id),
+            transfer_id=str(transfer.id),
+            type=transfer.type,
+            reference=transfer.reference,
+            currency=transfer.currency,
+            amount=entry.amount,
+            available_before=before[entry.account_id].available,
+            available_after=state.balance - state.held,
+        )
 
 
 async def lock_refs(

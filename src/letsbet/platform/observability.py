@@ -117,6 +117,11 @@ LEDGER_CHECK_SOUND = Gauge(
     "letsbet_ledger_check_sound", "1 when the last reconciliation found no break, else 0"
 )
 LEDGER_CHECK_BREAKS = Gauge("letsbet_ledger_check_breaks", "Breaks found by the last check")
+LEDGER_OVERDRAFTS = Counter(
+    "letsbet_ledger_overdrafts_total",
+    "Clawbacks (result corrections) that left a player's available balance below zero",
+    ["currency"],
+)
 HOLDS_EXPIRED = Counter("letsbet_ledger_holds_expired_total", "Holds released by expiry")
 
 # -- sportsbook ---------------------------------------------------------------------------------
@@ -127,6 +132,23 @@ BETS_STAKED = Counter(
 )
 BETS_SETTLED = Counter("letsbet_bets_settled_total", "Bets settled, by outcome", ["status"])
 BETS_PAID = Counter("letsbet_bets_payout_minor_total", "Payouts, in minor units", ["currency"])
+# direction: "pay" (the correction pays the player more), "clawback" (takes money back),
+# "none" (the status changed but no money moved).
+BETS_RESETTLED = Counter(
+    "letsbet_bets_resettled_total",
+    "Settled bets resettled by a result correction",
+    ["currency", "direction"],
+)
+BETS_RESETTLED_AMOUNT = Counter(
+    "letsbet_bets_resettled_minor_total",
+    "Money moved to (pay) or from (clawback) players by resettlements, in minor units",
+    ["currency", "direction"],
+)
+BETS_ROLLED_BACK = Counter(
+    "letsbet_bets_settlement_rolled_back_total",
+    "Settled bets reopened by a rollback of their market's results",
+    ["currency"],
+)
 ODDS_SOCKETS = Gauge("letsbet_odds_websockets", "Open /ws/odds connections in this process")
 ODDS_SLOW_DROPPED = Counter(
     "letsbet_odds_websockets_dropped_total", "Odds sockets cut off for falling behind"

@@ -47,23 +47,31 @@ async def _settlement(runtime: Runtime, stop: asyncio.Event) -> None:
     and the live liability gauges."""
     from letsbet.ledger.worker import expiry_loop, reconcile_loop
     from letsbet.platform.bus.consumer import Consumer
-    from letsbet.sportsbook.bets import settlement
+    from letsbet.sportsbook.bets import consumers
     from letsbet.sportsbook.bets.liability import liability_loop
     from letsbet.sportsbook.bets.live import live_loop
 
-    results = Consumer(
-        runtime.db,
-        runtime.bus,
-        name="settlement-bets",
-        subject=settlement.SUBJECT,
-        handler=settlement.on_market_resulted,
-    )
+    # One durable consumer per subject; the handler reads the market's current results, so
+    # the two may interleave (see sportsbook.bets.consumers).
+    results = [
+        Consumer(
+            runtime.db,
+            runtime.bus,
+            name=name,
+            subject=subject,
+            handler=consumers.on_market_results,
+        )
+        for name, subject in (
+            ("settlement-bets", consumers.RESULTED),
+            ("settlement-rollbacks", consumers.ROLLED_BACK),
+        )
+    ]
     await asyncio.gather(
         expiry_loop(runtime.db, stop),
         reconcile_loop(runtime.db, stop),
         live_loop(runtime.db, stop),
         liability_loop(runtime.db, stop),
-        results.run(stop),
+        *(consumer.run(stop) for consumer in results),
     )
 
 

@@ -34,6 +34,7 @@ from letsbet.sportsbook.bets.domain import (
     line_returns,
     lines_for,
     potential_return,
+    settle,
     total_stake,
     validate_legs,
 )
@@ -483,3 +484,29 @@ def test_cash_out_never_exceeds_the_potential_return(
     assert quote <= potential
     if all(c is None for c in current) and margin == 0:
         assert quote == potential  # every leg already won: the quote is the full return
+
+
+# -- settling a whole bet -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("results", "status", "returned", "lines"),
+    [
+        ([WON, WON, WON], "won", 3 * 100 * 2 * 2, (400, 400, 400)),
+        ([WON, LOST, WON], "won", 400, (0, 400, 0)),
+        ([LOST, LOST, WON], "lost", 0, (0, 0, 0)),
+        ([VOID, VOID, VOID], "void", 300, (100, 100, 100)),
+        ([VOID, LOST, VOID], "won", 100, (0, 100, 0)),  # one line refunded: a return, "won"
+        ([VOID, VOID, WON], "won", 100 + 200 + 200, (100, 200, 200)),
+    ],
+)
+def test_settle_a_system_bet(
+    results: list[LegResult], status: str, returned: int, lines: tuple[int, ...]
+) -> None:
+    combos = expand_lines(3, [2])  # a 2/3: (0, 1), (0, 2), (1, 2)
+    outcome = settle(100, combos, [2000, 2000, 2000], results)
+    assert (outcome.status, outcome.returned, outcome.line_returns) == (status, returned, lines)
+    assert outcome.returned == bet_return(100, combos, [2000] * 3, results)
+
+
+def test_settle_caps_the_bet_not_its_lines() -> None:
+    outcome = settle(100, [(0,)], [5000], [WON], max_payout=300)
+    assert (outcome.status, outcome.returned, outcome.line_returns) == ("won", 300, (500,))

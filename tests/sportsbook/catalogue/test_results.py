@@ -1,4 +1,5 @@
-"""POST /api/admin/events/{id}/result: results for settlement, idempotent, correctable."""
+"""POST /api/admin/events/{id}/result: results for settlement, idempotent, correctable; and
+POST .../markets/{market_id}/rollback-result: results withdrawn."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from letsbet.platform.runtime import Runtime
 from tests.sportsbook.catalogue.helpers import (
     admin_headers,
     create_event,
+    headers_for,
     market,
     market_id,
     outcome_ids,
@@ -259,3 +261,73 @@ async def test_cancelled_events_and_markets_cannot_be_resulted(
         client, runtime, other, markets=[_result(event, "btts", yes="won", no="lost")]
     )
     assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "market_not_found"
+
+
+def _rollback_url(event: dict[str, Any], market: int) -> str:
+    return f"/api/admin/events/{event['id']}/markets/{market}/rollback-result"
+
+
+async def test_rollback_withdraws_results_and_the_market_takes_no_bets(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    event = await create_event(client, runtime)
+    staff = admin_headers(runtime)
+    home_won = _result(event, "1x2", home="won", draw="lost", away="lost")
+    assert (await _post(client, runtime, event, markets=[home_won])).json()["seq"] == 1
+    url = _rollback_url(event, home_won["market_id"])
+
+    player = await client.post(url, headers=headers_for(runtime))
+    assert player.status_code == 403
+    response = await client.post(url, headers=staff)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["seq"] == 2
+    assert _outcomes(body, "1x2") == {k: (None, None, None) for k in ("home", "draw", "away")}
+    statuses = {m["type"]: m["status"] for m in body["markets"]}
+    assert statuses["1x2"] == "suspended" and statuses["btts"] == "open"
+    (rolled,) = await recorded(runtime, "sportsbook.market.result_rolled_back", event["id"])
+    assert rolled["market_id"] == home_won["market_id"] and rolled["seq"] == 2
+    assert (rolled["status"], rolled["previous_status"]) == ("suspended", "settled")
+    assert rolled["actor"].startswith("user:")
+    changed = await recorded(runtime, "sportsbook.market.status_changed", event["id"])
+    assert changed[-1]["status"] == "suspended"  # what live odds clients see
+
+    again = await client.post(url, headers=staff)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "market_not_resulted"
+    other = await create_event(client, runtime)
+    foreign = await client.post(_rollback_url(other, home_won["market_id"]), headers=staff)
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "market_not_found"
+    missing = await client.post(
+        f"/api/admin/events/999999999/markets/{home_won['market_id']}/rollback-result",
+        headers=staff,
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "event_not_found"
+
+    # Resulted again: a first result for settlement, not a correction.
+    draw = _result(event, "1x2", home="lost", draw="won", away="lost")
+    assert (await _post(client, runtime, event, markets=[draw])).status_code == 200
+    resulted = await recorded(runtime, "sportsbook.market.resulted", event["id"])
+    assert [(r["seq"], r["correction"]) for r in resulted] == [(1, False), (3, False)]
+
+
+async def test_rollback_on_an_ended_event_closes_the_market(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    event = await create_event(client, runtime, markets=[market("btts", {"yes": "1.8", "no": "2"})])
+    btts = _result(event, "btts", yes="won", no="lost")
+    assert (await _post(client, runtime, event, markets=[btts])).json()["status"] == "ended"
+    response = await client.post(
+        _rollback_url(event, btts["market_id"]), headers=admin_headers(runtime)
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ended" and body["markets"][0]["status"] == "closed"
+    # A closed market's odds are final; its results can come again.
+    refused = await client.patch(
+        f"/api/admin/events/{event['id']}/odds",
+        json={"outcomes": [{"outcome_id": btts["outcomes"][0]["outcome_id"], "odds": "2.00"}]},
+        headers=admin_headers(runtime),
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "market_closed"
+    again = await _post(client, runtime, event, markets=[btts])
+    assert again.json()["markets"][0]["status"] == "settled"

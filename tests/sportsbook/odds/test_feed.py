@@ -25,6 +25,7 @@ from letsbet.sportsbook.odds.feed import (
     MarketSettled,
     OddsChange,
     OutcomeSettled,
+    RollbackBetCancel,
     RollbackBetSettlement,
     UnknownFixture,
     apply_message,
@@ -163,7 +164,7 @@ async def test_bet_cancel_voids_every_market_once(runtime: Runtime, fixture_id: 
     assert view.event.status == "ended"
 
 
-async def test_rollback_changes_nothing_and_unknown_fixtures_are_refused(
+async def test_rollback_of_unresulted_markets_changes_nothing_and_unknown_fixtures_are_refused(
     runtime: Runtime, fixture_id: str
 ) -> None:
     before = await _state(runtime, fixture_id)
@@ -184,3 +185,38 @@ async def test_late_odds_for_an_ended_event_change_nothing(
     async with runtime.db.transaction() as conn:
         await apply_message(conn, OddsChange(fixture_id, _books(5000), status="live"))
     assert (await _state(runtime, fixture_id))[:2] == before[:2]
+
+
+def _settled_totals(fixture_id: str) -> BetSettlement:
+    return BetSettlement(
+        fixture_id,
+        [MarketSettled(TOTALS, [OutcomeSettled("over", "won"), OutcomeSettled("under", "lost")])],
+    )
+
+
+async def test_rollback_bet_settlement_withdraws_the_results_once(
+    runtime: Runtime, fixture_id: str
+) -> None:
+    async with runtime.db.transaction() as conn:
+        await apply_message(conn, _settled_totals(fixture_id))
+    view = await _twice(runtime, RollbackBetSettlement(fixture_id, [TOTALS, ONE_X_TWO]), fixture_id)
+    totals = next(m for m in view.markets if m.type == "over_under")
+    assert totals.status == "suspended"  # not ended: the next odds_change may reopen it
+    assert {o.result for o in view.outcomes[totals.id]} == {None}
+    assert _markets(view)[ONE_X_TWO][0] == "open"  # never resulted: nothing to roll back
+    view = await _twice(runtime, _settled_totals(fixture_id), fixture_id)  # settles again
+    assert _markets(view)[TOTALS][0] == "settled"
+
+
+async def test_rollback_bet_cancel_undoes_only_the_cancel(
+    runtime: Runtime, fixture_id: str
+) -> None:
+    async with runtime.db.transaction() as conn:
+        await apply_message(conn, BetCancel(fixture_id, [ONE_X_TWO], reason="wrong fixture"))
+        await apply_message(conn, _settled_totals(fixture_id))
+    view = await _twice(runtime, RollbackBetCancel(fixture_id), fixture_id)
+    assert view.event.status == "ended"
+    assert _markets(view)[ONE_X_TWO][0] == "closed"  # the event is over: results only
+    totals = next(m for m in view.markets if m.type == "over_under")
+    assert totals.status == "settled"  # a real result, not a cancel: kept
+    assert {o.key: o.result for o in view.outcomes[totals.id]} == {"over": "won", "under": "lost"}

@@ -258,6 +258,34 @@ def bet_return(
     return _cap(total, max_payout)
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a bet settles on its legs' results: its status (void when every leg is void, else
+    won when it returns anything, else lost), its return and each line's return."""
+
+    status: str  # "won" | "lost" | "void"
+    returned: int
+    line_returns: tuple[int, ...]
+
+
+def settle(
+    stake_per_line: int,
+    lines: Sequence[tuple[int, ...]],
+    leg_odds: Sequence[int],
+    results: Sequence[LegResult],
+    *,
+    max_payout: int | None = None,
+) -> Settlement:
+    """Settle a bet whose legs are all resulted (see `bet_return` for the return)."""
+    amounts = tuple(line_returns(stake_per_line, lines, leg_odds, results))
+    returned = _cap(sum(amounts), max_payout)
+    if all(r.void_factor == 1 for r in results):
+        status = "void"
+    else:
+        status = "won" if returned > 0 else "lost"
+    return Settlement(status, returned, amounts)
+
+
 def potential_return(
     stake_per_line: int, lines: Sequence[tuple[int, ...]], leg_odds: Sequence[int]
 ) -> int:

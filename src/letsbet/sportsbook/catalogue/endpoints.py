@@ -347,3 +347,21 @@ async def result_event(event_id: EventId, body: ResultIn, conn: Tx, admin: Admin
     ]
     await service.result_event(conn, event_id, results, score=body.score(), actor=_actor(admin))
     return await _reply(conn, event_id)
+
+
+@admin_router.post(
+    "/events/{event_id}/markets/{market_id}/rollback-result",
+    response_model=EventDetail,
+    responses={
+        404: {"description": "event_not_found, market_not_found"},
+        409: {"description": "market_not_resulted"},
+    },
+)
+async def rollback_result(
+    event_id: EventId, market_id: MarketId, conn: Tx, admin: Admin
+) -> EventDetail:
+    """Roll back a market's settlement: its results are cleared, it stops taking bets (closed
+    if the event has ended, else suspended) and every bet settled on it is reopened, its money
+    reversed; post the right result afterwards to settle them again. Cash-outs stay final."""
+    await service.rollback_results(conn, event_id, [market_id], actor=_actor(admin))
+    return await _reply(conn, event_id)

@@ -223,6 +223,15 @@ async def set_results(conn: AsyncConnection, results: Sequence[Mapping[str, Any]
     )
 
 
+async def clear_results(conn: AsyncConnection, market_ids: Sequence[int]) -> None:
+    """Withdraw the results of the markets' outcomes (a rollback of their settlement)."""
+    await conn.execute(
+        sa.update(outcomes)
+        .where(outcomes.c.market_id.in_(list(market_ids)))
+        .values(result=None, void_factor=None, dead_heat_factor=None, settled_at=None)
+    )
+
+
 # -- reads ---------------------------------------------------------------------------------------
 def _event_view() -> sa.Select[Any]:
     return sa.select(

@@ -13,6 +13,8 @@ Events recorded (NATS subjects), each with `actor` (who made the change) when kn
     sportsbook.odds.changed           event_id, seq, outcomes [{outcome_id, market_id, odds_milli}]
     sportsbook.market.resulted        event_id, market_id, seq, correction, outcomes [{outcome_id,
                                       result, void_factor, dead_heat_factor}]
+    sportsbook.market.result_rolled_back  event_id, market_id, seq, status, previous_status
+                                      (results withdrawn; recorded with a status_changed)
 
 Market rules (outcome keys, lines) are a small table here until the market module owns them.
 """
@@ -92,6 +94,11 @@ class InvalidStatusChange(Conflict):
     message = "This status change is not allowed."
 
 
+class MarketNotResulted(Conflict):
+    code = "market_not_resulted"
+    message = "The market has no results to roll back."
+
+
 class MarketClosed(Conflict):
     code = "market_closed"
     message = "The market is closed, settled or cancelled."
@@ -108,6 +115,8 @@ class MarketExists(Conflict):
 
 
 Source = Literal["admin", "feed"]  # who priced it, as the odds history records
+RESULTED = "sportsbook.market.resulted"
+ROLLED_BACK = "sportsbook.market.result_rolled_back"
 
 
 # -- odds, lines and factors ---------------------------------------------------------------------
@@ -760,7 +769,7 @@ def _resulted(
         "correction": market.status == "settled",
         "outcomes": outcomes_data,
     }
-    return _event("sportsbook.market.resulted", data, actor)
+    return _event(RESULTED, data, actor)
 
 
 async def result_event(
@@ -824,3 +833,50 @@ async def result_event(
         }
         recorded.append(_event("sportsbook.event.status_changed", data, actor))
     await record(conn, *recorded)
+
+
+async def rollback_results(
+    conn: AsyncConnection,
+    event_id: int,
+    market_ids: Sequence[int],
+    *,
+    actor: str | None = None,
+    only_resulted: bool = False,
+) -> list[int]:
+    """Roll back the settlement of resulted markets (UOF rollback_bet_settlement): their
+    results are cleared and settlement reopens the bets settled on them (see
+    bets.resettlement); a later result settles them again. The ids rolled back.
+
+    A market goes back to a state that takes no bets: closed when its event has ended (its
+    odds are final and it only awaits results), else suspended (the trader may reopen it, e.g.
+    after results posted too early in play). MarketNotResulted for a market without results,
+    unless `only_resulted` (the feed: a replayed rollback is skipped).
+    """
+    event = await _locked(conn, event_id)
+    event_markets = {m.id: m for m in await repo.markets_of(conn, event_id)}
+    for market_id in market_ids:
+        if market_id not in event_markets:
+            raise MarketNotFound(f"Event {event_id} has no market {market_id}.")
+    targets = [m for m in dict.fromkeys(market_ids) if event_markets[m].status == "settled"]
+    if not only_resulted and len(targets) < len(set(market_ids)):
+        missing = next(m for m in market_ids if m not in targets)
+        raise MarketNotResulted(f"Market {missing} has no results to roll back.", market_id=missing)
+    if not targets:
+        return []
+    status = "closed" if event.status == "ended" else "suspended"
+    await repo.clear_results(conn, targets)
+    await repo.set_market_status(conn, targets, status)
+    seq = await repo.bump_seq(conn, event_id)
+    recorded: list[Event] = []
+    for market_id in targets:
+        data = {
+            "event_id": event_id,
+            "market_id": market_id,
+            "seq": seq,
+            "status": status,
+            "previous_status": "settled",
+        }
+        recorded.append(_event("sportsbook.market.status_changed", data, actor))
+        recorded.append(_event(ROLLED_BACK, data, actor))
+    await record(conn, *recorded)
+    return targets

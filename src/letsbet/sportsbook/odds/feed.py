@@ -1,9 +1,9 @@
 """The odds feed adapter interface and how its messages change the catalogue.
 
 Messages are shaped after Sportradar's Unified Odds Feed (UOF): odds_change, bet_stop,
-bet_settlement (with void_factor and dead_heat_factor), bet_cancel, rollback_bet_settlement and
-fixture_change. Events are keyed by the feed's id (`events.external_id`), markets by
-(type, line in hundredths), outcomes by key ("home", "over", ...).
+bet_settlement (with void_factor and dead_heat_factor), bet_cancel, rollback_bet_settlement,
+rollback_bet_cancel and fixture_change. Events are keyed by the feed's id (`events.external_id`),
+markets by (type, line in hundredths), outcomes by key ("home", "over", ...).
 
 Recovery (UOF "recovery after a reconnect"): an adapter that lost its connection is asked to
 `recover(since)`, replaying every message produced after `since`; `consume` does that on each
@@ -123,8 +123,18 @@ class BetCancel:
 
 @dataclass(frozen=True, slots=True)
 class RollbackBetSettlement:
+    """Withdraw the markets' results: their settled bets reopen until a new bet_settlement."""
+
     event: str
     markets: Sequence[MarketKey]
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackBetCancel:
+    """Undo a bet_cancel: the markets' void results are withdrawn and their bets reopen."""
+
+    event: str
+    markets: Sequence[MarketKey] | None = None  # None: every market of the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,13 @@ class FixtureChange:
 
 
 FeedMessage = (
-    OddsChange | BetStop | BetSettlement | BetCancel | RollbackBetSettlement | FixtureChange
+    OddsChange
+    | BetStop
+    | BetSettlement
+    | BetCancel
+    | RollbackBetSettlement
+    | RollbackBetCancel
+    | FixtureChange
 )
 
 
@@ -192,10 +208,9 @@ async def apply_message(conn: AsyncConnection, message: FeedMessage) -> None:
         case BetCancel():
             await _bet_cancel(conn, message)
         case RollbackBetSettlement():
-            # The catalogue treats a different result for a settled market as a correction
-            # (settlement rolls back and resettles), so the bet_settlement that follows a UOF
-            # rollback does the work; a rollback alone leaves the old result standing.
-            log.warning("feed.rollback_awaits_resettlement", fixture=message.event)
+            await _rollback(conn, message)
+        case RollbackBetCancel():
+            await _rollback_cancel(conn, message)
 
 
 async def _fixture_change(conn: AsyncConnection, message: FixtureChange) -> None:
@@ -302,6 +317,32 @@ async def _bet_cancel(conn: AsyncConnection, message: BetCancel) -> None:
     if voided:
         log.info("feed.bet_cancel", fixture=message.event, reason=message.reason)
         await service.result_event(conn, event.row.id, voided, actor=ACTOR)
+
+
+async def _rollback(conn: AsyncConnection, message: RollbackBetSettlement) -> None:
+    event = await _load(conn, message.event)
+    markets = [_market(event, key).id for key in message.markets]
+    rolled_back = await service.rollback_results(
+        conn, event.row.id, markets, actor=ACTOR, only_resulted=True
+    )
+    if rolled_back:
+        log.info("feed.rollback_bet_settlement", fixture=message.event, markets=rolled_back)
+
+
+async def _rollback_cancel(conn: AsyncConnection, message: RollbackBetCancel) -> None:
+    """Only markets still voided as bet_cancel left them (every outcome void_factor 1): a
+    market resulted properly since then keeps its result."""
+    event = await _load(conn, message.event)
+    keys = list(event.markets) if message.markets is None else message.markets
+    voided = [
+        market.id
+        for market in (_market(event, key) for key in keys)
+        if market.status == "settled"
+        and all(o.void_factor == 1 for o in event.outcomes[market.id].values())
+    ]
+    if voided:
+        await service.rollback_results(conn, event.row.id, voided, actor=ACTOR, only_resulted=True)
+        log.info("feed.rollback_bet_cancel", fixture=message.event, markets=voided)
 
 
 # -- consuming a feed ----------------------------------------------------------------------------
