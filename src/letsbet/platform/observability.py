@@ -128,6 +128,11 @@ BETS_STAKED = Counter(
 BETS_SETTLED = Counter("letsbet_bets_settled_total", "Bets settled, by outcome", ["status"])
 BETS_PAID = Counter("letsbet_bets_payout_minor_total", "Payouts, in minor units", ["currency"])
 ODDS_SOCKETS = Gauge("letsbet_odds_websockets", "Open /ws/odds connections in this process")
+ODDS_OVERROUND = Gauge(
+    "letsbet_odds_overround",
+    "Mean overround of the simulated feed's upcoming pre-match books (0.06: a 106% book)",
+    ["sport"],
+)
 ODDS_SLOW_DROPPED = Counter(
     "letsbet_odds_websockets_dropped_total", "Odds sockets cut off for falling behind"
 )

@@ -39,6 +39,13 @@ FIBA = BasketballModel(84.0, 78.0)
 
 rates = st.floats(min_value=60, max_value=125)
 models = st.builds(BasketballModel, rates, rates, st.sampled_from([40, 48]))
+# Sides at most 30 points apart: lines stay well inside the +-60 a spread may take.
+close_models = st.builds(
+    lambda home, gap, minutes: BasketballModel(home, home + gap, minutes),
+    rates,
+    st.floats(min_value=-30, max_value=30),
+    st.sampled_from([40, 48]),
+)
 margins = st.floats(min_value=0.0, max_value=0.2)
 
 
@@ -125,7 +132,7 @@ def test_prices_carry_the_margin_in_range(
             assert abs(float(overround(odds)) - margin) <= 2e-3
 
 
-@given(models)
+@given(close_models)
 def test_pre_match_lines_are_half_lines_near_even(model: BasketballModel) -> None:
     spread, total = pre_match_lines(model)
     assert abs(spread) % 100 == 50 and total % 100 == 50
@@ -162,6 +169,13 @@ def test_prices_move_with_the_score_and_the_clock() -> None:
     total = pre_match_lines(FIBA)[1]
     # 120 points with 15 minutes left: well on course for over 162.5.
     assert market_probabilities(ahead, M.OVER_UNDER, total)["over"] > 0.8
+
+
+def test_lines_stay_within_what_markets_take() -> None:
+    lopsided = BasketballModel(60.0, 190.0)
+    spread, total = pre_match_lines(lopsided)
+    assert spread == 5950 and total < 40000
+    assert price_market(lopsided, M.ASIAN_HANDICAP, spread, 0.05)["away"] < 2000
 
 
 def test_basketball_offers_its_three_markets_only() -> None:
