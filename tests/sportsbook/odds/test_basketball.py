@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from letsbet.sportsbook.markets import (
@@ -102,9 +103,10 @@ def test_realistic_points() -> None:
         {"away_points": 1.5},
     ],
 )
-def test_model_is_checked(kwargs: dict[str, float]) -> None:
+def test_model_is_checked(kwargs: dict[str, Any]) -> None:
+    arguments: dict[str, Any] = {"home_rate": 80.0, "away_rate": 80.0, **kwargs}
     with pytest.raises(ValueError):
-        BasketballModel(**{"home_rate": 80.0, "away_rate": 80.0, **kwargs})  # type: ignore[arg-type]
+        BasketballModel(**arguments)
 
 
 def test_a_level_game_at_the_buzzer_goes_to_overtime() -> None:
@@ -120,6 +122,7 @@ def test_a_level_game_at_the_buzzer_goes_to_overtime() -> None:
 
 # -- prices -----------------------------------------------------------------------------------
 @given(models, margins, st.sampled_from(METHODS))
+@settings(deadline=None)  # fresh distributions: a few ms, more on a busy machine
 def test_prices_carry_the_margin_in_range(
     model: BasketballModel, margin: float, method: MarginMethod
 ) -> None:
@@ -133,6 +136,7 @@ def test_prices_carry_the_margin_in_range(
 
 
 @given(close_models)
+@settings(deadline=None)
 def test_pre_match_lines_are_half_lines_near_even(model: BasketballModel) -> None:
     spread, total = pre_match_lines(model)
     assert abs(spread) % 100 == 50 and total % 100 == 50
