@@ -1,4 +1,4 @@
-"""Football markets: lines, names and settlement from the final score. Pure, no I/O."""
+"""Markets: lines, names and settlement from the final counts (score or games). Pure, no I/O."""
 
 from __future__ import annotations
 
@@ -99,6 +99,11 @@ def test_factor_needs_positive_int_odds(bad: int) -> None:
         (M.HANDICAP, "+1", 100),
         (M.HANDICAP, "-2", -200),
         (M.HANDICAP, "0", 0),
+        (M.OVER_UNDER, "162.5", 16250),  # basketball points
+        (M.ASIAN_HANDICAP, "-6.5", -650),
+        (M.TOTAL_GAMES, "22.5", 2250),
+        (M.GAME_HANDICAP, "+3.5", 350),
+        (M.MONEYLINE, None, None),
         (M.MATCH_RESULT, None, None),
         (M.DOUBLE_CHANCE, None, None),
         (M.BTTS, "", None),
@@ -115,9 +120,13 @@ def test_parse_line(market_type: MarketType, text: str | None, hundredths: int |
         (M.OVER_UNDER, "0"),  # positive only
         (M.OVER_UNDER, "-2.5"),
         (M.OVER_UNDER, "2.1"),  # not a quarter
-        (M.OVER_UNDER, "20.5"),  # above the cap
+        (M.OVER_UNDER, "400.5"),  # above the cap
+        (M.TOTAL_GAMES, "-22.5"),
+        (M.TOTAL_GAMES, None),
         (M.ASIAN_HANDICAP, "-0.3"),
-        (M.ASIAN_HANDICAP, "10.25"),
+        (M.ASIAN_HANDICAP, "60.25"),
+        (M.GAME_HANDICAP, "-61"),
+        (M.MONEYLINE, "0.5"),
         (M.ASIAN_HANDICAP, ""),
         (M.HANDICAP, "0.5"),  # whole lines only
         (M.HANDICAP, "-1.25"),
@@ -185,6 +194,10 @@ def test_handicap_lines_round_trip(goals_: int) -> None:
         (M.ASIAN_HANDICAP, 0, "Asian Handicap 0", ["Arsenal 0", "Chelsea 0"]),
         (M.ASIAN_HANDICAP, 100, "Asian Handicap +1.0", ["Arsenal +1.0", "Chelsea -1.0"]),
         (M.ASIAN_HANDICAP, -150, "Asian Handicap -1.5", ["Arsenal -1.5", "Chelsea +1.5"]),
+        (M.MONEYLINE, None, "Winner", ["Arsenal", "Chelsea"]),
+        (M.OVER_UNDER, 16250, "Over/Under 162.5", ["Over 162.5", "Under 162.5"]),
+        (M.TOTAL_GAMES, 2250, "Total Games 22.5", ["Over 22.5", "Under 22.5"]),
+        (M.GAME_HANDICAP, -350, "Game Handicap -3.5", ["Arsenal -3.5", "Chelsea +3.5"]),
     ],
 )
 def test_names(market_type: MarketType, line: int | None, name: str, outcomes: list[str]) -> None:
@@ -428,5 +441,76 @@ def test_markets_agree_with_each_other(home: int, away: int) -> None:
 
 @given(st.sampled_from(list(MarketType)), goals, goals)
 def test_settle_covers_every_outcome_key(market_type: MarketType, home: int, away: int) -> None:
-    line = {M.OVER_UNDER: 250, M.HANDICAP: -100, M.ASIAN_HANDICAP: -25}.get(market_type)
+    line = {
+        M.OVER_UNDER: 250,
+        M.HANDICAP: -100,
+        M.ASIAN_HANDICAP: -25,
+        M.TOTAL_GAMES: 2250,
+        M.GAME_HANDICAP: -350,
+    }.get(market_type)
     assert tuple(settle(market_type, line, home, away)) == OUTCOME_KEYS[market_type]
+
+
+# -- two-way winners and the other sports' counts ---------------------------------------------
+points = st.integers(min_value=0, max_value=160)
+half_spreads = st.integers(min_value=-60, max_value=59).map(lambda n: n * 100 + 50)
+half_totals = st.integers(min_value=0, max_value=399).map(lambda n: n * 100 + 50)
+
+
+@given(points, points)
+def test_moneyline_has_one_winner_and_a_level_score_pushes(home: int, away: int) -> None:
+    result = settle(M.MONEYLINE, None, home, away)
+    if home == away:
+        assert result == {"home": P, "away": P}
+    else:
+        winner, loser = ("home", "away") if home > away else ("away", "home")
+        assert (result[winner], result[loser]) == (W, L)
+    # A winner is a draw-no-bet Asian handicap.
+    assert result == settle(M.ASIAN_HANDICAP, 0, home, away)
+
+
+@given(half_spreads, points, points)
+def test_half_point_spreads_never_push(line: int, home: int, away: int) -> None:
+    result = settle(M.ASIAN_HANDICAP, line, home, away)
+    assert {result["home"], result["away"]} == {W, L}
+    assert result["home"] == (W if 100 * (home - away) + line > 0 else L)
+
+
+@given(half_totals, points, points)
+def test_half_point_totals_never_push(line: int, home: int, away: int) -> None:
+    result = settle(M.OVER_UNDER, line, home, away)
+    assert result["over"] == (W if 100 * (home + away) > line else L)
+    assert result["under"] == MIRROR[result["over"]]
+
+
+@given(total_lines, goals, goals)
+def test_game_markets_settle_like_their_score_twins(line: int, home: int, away: int) -> None:
+    # total_games and game_handicap count games won; their rules are over/under's and the
+    # Asian handicap's, quarter lines and pushes included.
+    assert settle(M.TOTAL_GAMES, line, home, away) == settle(M.OVER_UNDER, line, home, away)
+    assert settle(M.GAME_HANDICAP, -line, home, away) == settle(M.ASIAN_HANDICAP, -line, home, away)
+
+
+@given(st.integers(min_value=0, max_value=60), st.integers(min_value=0, max_value=30))
+def test_margin_markets_depend_on_the_margin_and_totals_on_the_total(
+    total: int, shift: int
+) -> None:
+    # Pricing stands a margin m for the score (m, 0) and a total t for (t, 0): exact only
+    # because of these invariances.
+    home, away = total // 2 + total % 2, total // 2
+    for market_type, line in ((M.MONEYLINE, None), (M.ASIAN_HANDICAP, -350)):
+        assert settle(market_type, line, home + shift, away + shift) == settle(
+            market_type, line, home - away, 0
+        )
+    assert settle(M.OVER_UNDER, 1650, home, away) == settle(M.OVER_UNDER, 1650, total, 0)
+
+
+def test_basketball_and_tennis_examples() -> None:
+    # 88-84: home -3.5 covers, total 172 is over 162.5; 2-1 in sets with 20-17 in games.
+    assert settle(M.ASIAN_HANDICAP, -350, 88, 84) == {"home": W, "away": L}
+    assert settle(M.ASIAN_HANDICAP, -450, 88, 84) == {"home": L, "away": W}
+    assert settle(M.OVER_UNDER, 16250, 88, 84) == {"over": W, "under": L}
+    assert settle(M.ASIAN_HANDICAP, -150, 2, 1) == {"home": L, "away": W}  # set handicap
+    assert settle(M.TOTAL_GAMES, 3650, 20, 17) == {"over": W, "under": L}
+    assert settle(M.GAME_HANDICAP, -300, 20, 17) == {"home": P, "away": P}
+    assert settle(M.GAME_HANDICAP, -275, 20, 17) == {"home": HW, "away": HL}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     flutterwave_encryption_key: str = ""
     flutterwave_secret_hash: str = ""
     flutterwave_environment: ProviderMode = ProviderMode.SIMULATOR
+
+    # the simulated odds feed (role odds): the margin built into its books and how it is spread
+    # (proportional, or power: more of it on long shots); match minutes per minute of the clock
+    odds_margin: float = Field(0.06, ge=0, le=0.5)
+    odds_margin_method: Literal["proportional", "power"] = "power"
+    odds_sim_speed: float = Field(1.0, gt=0, le=60)
 
     # taxes: select or override the country's effective-dated regime (see compliance/tax)
     tax_ggr_rate: float | None = Field(None, ge=0, le=1)

@@ -150,6 +150,11 @@ BETS_ROLLED_BACK = Counter(
     ["currency"],
 )
 ODDS_SOCKETS = Gauge("letsbet_odds_websockets", "Open /ws/odds connections in this process")
+ODDS_OVERROUND = Gauge(
+    "letsbet_odds_overround",
+    "Mean overround of the simulated feed's upcoming pre-match books (0.06: a 106% book)",
+    ["sport"],
+)
 ODDS_SLOW_DROPPED = Counter(
     "letsbet_odds_websockets_dropped_total", "Odds sockets cut off for falling behind"
 )

@@ -87,7 +87,13 @@ async def _odds(runtime: Runtime, stop: asyncio.Event) -> None:
     """The simulated odds feed; replicas without the leader lock idle and retry."""
     from letsbet.sportsbook.odds.simulator import Simulator
 
-    await Simulator().run(runtime.db, stop)
+    settings = runtime.settings
+    simulator = Simulator(
+        margin=settings.odds_margin,
+        method=settings.odds_margin_method,
+        speed=settings.odds_sim_speed,
+    )
+    await simulator.run(runtime.db, stop)
 
 
 WORKERS: dict[str, RoleMain] = {

@@ -1,8 +1,14 @@
-"""Football market types, their lines and outcomes, and their settlement from a final score.
+"""Market types, their lines and outcomes, and their settlement from a final count.
 
-Pure: no I/O. Lines are integer hundredths of a goal ("2.5" -> 250, "-0.75" -> -75) so they
-compare, hash and store exactly (`markets.line_hundredths`). Handicap lines are the HOME side's:
-home -0.75 means the home side starts the match at -0.75 goals and the away outcome carries +0.75.
+Pure: no I/O. A market settles on two final counts, home and away: the score for score markets
+(goals, points, sets: 1x2, double_chance, btts, over_under, handicap, asian_handicap, moneyline)
+and the games won for the tennis game markets (total_games, game_handicap; `GAME_MARKETS`).
+So one over/under serves football goals and basketball points alike (including overtime: the
+score is final), and a tennis set handicap is an asian_handicap on the score in sets.
+
+Lines are integer hundredths of the counted unit ("2.5" -> 250, "-0.75" -> -75) so they compare,
+hash and store exactly (`markets.line_hundredths`). Handicap lines are the HOME side's: home -0.75
+means the home side starts the match at -0.75 and the away outcome carries +0.75.
 
 A settled outcome is an `OutcomeSettlement`, which feeds the per-leg settlement formula (issue 4,
 after Sportradar UOF's bet_settlement)
@@ -23,7 +29,9 @@ half and whole lines (-0.75 = -0.5 and -1.0; over 2.25 = over 2.0 and over 2.5).
 can never split into a win and a loss, so no other combination exists. The two sides of a two-way
 market (Asian handicap, over/under) always get mirrored results: WIN <-> LOSS,
 HALF_WIN <-> HALF_LOSS, PUSH <-> PUSH. Dead heats do not occur in score markets
-(dead_heat_factor stays 1); the field exists for feeds and other sports.
+(dead_heat_factor stays 1); the field exists for feeds and other sports. A two-way winner
+(moneyline) cannot end level in basketball (overtime) or tennis; should it (a football score, an
+abandoned game resulted level), both sides push.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ MIN_ODDS_MILLI = 1001  # 1.001
 MAX_ODDS_MILLI = 1_000_000  # 1000.00
 
 __all__ = [
+    "GAME_MARKETS",
     "HALF_LOSS",
     "HALF_WIN",
     "LOSS",
@@ -63,8 +72,10 @@ __all__ = [
     "settle",
 ]
 
-MAX_HANDICAP_HUNDREDTHS = 1000  # +-10 goals
-MAX_TOTAL_HUNDREDTHS = 2000  # 20 goals
+# Wide enough for basketball (totals near 230 points, spreads near 20); a feed that sends more
+# is wrong.
+MAX_HANDICAP_HUNDREDTHS = 6000  # +-60
+MAX_TOTAL_HUNDREDTHS = 40000  # 400
 
 
 class InvalidMarket(Unprocessable, ValueError):
@@ -79,7 +90,13 @@ class MarketType(StrEnum):
     BTTS = "btts"  # both teams to score
     HANDICAP = "handicap"  # European 3-way handicap on whole lines
     ASIAN_HANDICAP = "asian_handicap"  # 2-way, quarter lines split, whole lines push
+    MONEYLINE = "moneyline"  # 2-way winner, overtime included; a level score pushes
+    TOTAL_GAMES = "total_games"  # tennis: over/under on games won by both players
+    GAME_HANDICAP = "game_handicap"  # tennis: asian handicap on games won
 
+
+# Settled on games won (a tiebreak counts as one game), not on the score in sets.
+GAME_MARKETS = frozenset({MarketType.TOTAL_GAMES, MarketType.GAME_HANDICAP})
 
 OUTCOME_KEYS: dict[MarketType, tuple[str, ...]] = {
     MarketType.MATCH_RESULT: ("home", "draw", "away"),
@@ -88,6 +105,9 @@ OUTCOME_KEYS: dict[MarketType, tuple[str, ...]] = {
     MarketType.BTTS: ("yes", "no"),
     MarketType.HANDICAP: ("home", "draw", "away"),
     MarketType.ASIAN_HANDICAP: ("home", "away"),
+    MarketType.MONEYLINE: ("home", "away"),
+    MarketType.TOTAL_GAMES: ("over", "under"),
+    MarketType.GAME_HANDICAP: ("home", "away"),
 }
 
 
@@ -124,14 +144,17 @@ HALF_LOSS = OutcomeSettlement(won=False, void_factor=Fraction(1, 2))
 
 # -- lines ------------------------------------------------------------------------------------
 _LINE = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,2})?")  # ASCII digits only
-_LINED = {MarketType.OVER_UNDER, MarketType.HANDICAP, MarketType.ASIAN_HANDICAP}
+_TOTALS = {MarketType.OVER_UNDER, MarketType.TOTAL_GAMES}
+_TWO_WAY_HANDICAPS = {MarketType.ASIAN_HANDICAP, MarketType.GAME_HANDICAP}
+_LINED = _TOTALS | _TWO_WAY_HANDICAPS | {MarketType.HANDICAP}
 
 
 def check_line(market_type: MarketType, line_hundredths: int | None) -> int | None:
     """Return the line if `market_type` takes it, else raise InvalidMarket.
 
-    over_under: a positive quarter line up to 20 goals; asian_handicap: a quarter line within
-    +-10 (0 is "draw no bet"); handicap: a whole line within +-10; the others take no line."""
+    over_under, total_games: a positive quarter line up to 400; asian_handicap, game_handicap: a
+    quarter line within +-60 (0 is "draw no bet"); handicap: a whole line within +-60; the others
+    take no line."""
     market_type = _market_type(market_type)
     if market_type not in _LINED:
         if line_hundredths is not None:
@@ -143,13 +166,13 @@ def check_line(market_type: MarketType, line_hundredths: int | None) -> int | No
     if line_hundredths % step:
         unit = "whole" if step == 100 else "quarter (0.25)"
         raise InvalidMarket(f"{market_type.value} lines must be {unit} lines", line=line_hundredths)
-    if market_type is MarketType.OVER_UNDER:
+    if market_type in _TOTALS:
         if not 0 < line_hundredths <= MAX_TOTAL_HUNDREDTHS:
             raise InvalidMarket(
-                "an over/under line must be above 0 and at most 20", line=line_hundredths
+                "an over/under line must be above 0 and at most 400", line=line_hundredths
             )
     elif abs(line_hundredths) > MAX_HANDICAP_HUNDREDTHS:
-        raise InvalidMarket("a handicap must be within -10..+10", line=line_hundredths)
+        raise InvalidMarket("a handicap must be within -60..+60", line=line_hundredths)
     return line_hundredths
 
 
@@ -182,7 +205,7 @@ def format_line(market_type: MarketType, line_hundredths: int | None) -> str:
         text = f"{whole}.0"
     else:
         text = f"{whole}.{rest:02d}".rstrip("0")
-    if market_type is MarketType.OVER_UNDER:
+    if market_type in _TOTALS:
         return text
     return ("-" if line < 0 else "+") + text
 
@@ -203,27 +226,34 @@ def market_name(market_type: MarketType, line_hundredths: int | None) -> str:
             return f"Handicap {line}"
         case MarketType.ASIAN_HANDICAP:
             return f"Asian Handicap {line}"
+        case MarketType.MONEYLINE:
+            return "Winner"
+        case MarketType.TOTAL_GAMES:
+            return f"Total Games {line}"
+        case MarketType.GAME_HANDICAP:
+            return f"Game Handicap {line}"
 
 
 def outcome_name(
     market_type: MarketType, key: str, line_hundredths: int | None, home: str, away: str
 ) -> str:
     """The outcome's label: "Arsenal", "Draw", "Arsenal or Draw", "Over 2.5", "Yes",
-    "Arsenal (-1)", "Draw (-1)", "Chelsea (+1)", "Arsenal -0.75", "Chelsea +0.75"."""
+    "Arsenal (-1)", "Draw (-1)", "Chelsea (+1)", "Arsenal -0.75", "Chelsea +0.75"; the same
+    shapes for the basketball and tennis markets ("Lakers", "Over 22.5", "Nadal -3.5")."""
     market_type = _market_type(market_type)
     _check_key(market_type, key)
     line = format_line(market_type, line_hundredths)
-    if market_type in (MarketType.HANDICAP, MarketType.ASIAN_HANDICAP):
+    if market_type in _TWO_WAY_HANDICAPS or market_type is MarketType.HANDICAP:
         assert line_hundredths is not None  # checked by format_line
         opposite = format_line(market_type, -line_hundredths)  # the away side's line
     match market_type:
-        case MarketType.MATCH_RESULT:
+        case MarketType.MATCH_RESULT | MarketType.MONEYLINE:
             return {"home": home, "draw": "Draw", "away": away}[key]
         case MarketType.DOUBLE_CHANCE:
             return {"1X": f"{home} or Draw", "12": f"{home} or {away}", "X2": f"Draw or {away}"}[
                 key
             ]
-        case MarketType.OVER_UNDER:
+        case MarketType.OVER_UNDER | MarketType.TOTAL_GAMES:
             return f"{key.capitalize()} {line}"
         case MarketType.BTTS:
             return key.capitalize()
@@ -233,7 +263,7 @@ def outcome_name(
                 "draw": f"Draw ({line})",
                 "away": f"{away} ({opposite})",
             }[key]
-        case MarketType.ASIAN_HANDICAP:
+        case MarketType.ASIAN_HANDICAP | MarketType.GAME_HANDICAP:
             return f"{home} {line}" if key == "home" else f"{away} {opposite}"
 
 
@@ -241,8 +271,9 @@ def outcome_name(
 def settle(
     market_type: MarketType, line_hundredths: int | None, home_goals: int, away_goals: int
 ) -> dict[str, OutcomeSettlement]:
-    """Settle every outcome of a market from the final score (regular time), keyed like
-    OUTCOME_KEYS. See the module docstring for the results and their factors."""
+    """Settle every outcome of a market from the final counts it settles on (the score; games
+    won for GAME_MARKETS), keyed like OUTCOME_KEYS. Football's score is regular time; basketball's
+    includes overtime. See the module docstring for the results and their factors."""
     market_type = _market_type(market_type)
     line = check_line(market_type, line_hundredths)
     for name, goals in (("home_goals", home_goals), ("away_goals", away_goals)):
@@ -268,11 +299,13 @@ def _settle(
         case MarketType.BTTS:
             both = home > 0 and away > 0
             return (("yes", WIN if both else LOSS), ("no", LOSS if both else WIN))
-        case MarketType.OVER_UNDER:
+        case MarketType.MONEYLINE:
+            return (("home", _whole(home - away)), ("away", _whole(away - home)))
+        case MarketType.OVER_UNDER | MarketType.TOTAL_GAMES:
             assert line is not None
             excess = 100 * (home + away) - line
             return (("over", _split(excess)), ("under", _split(-excess)))
-        case MarketType.ASIAN_HANDICAP:
+        case MarketType.ASIAN_HANDICAP | MarketType.GAME_HANDICAP:
             assert line is not None
             excess = 100 * (home - away) + line
             return (("home", _split(excess)), ("away", _split(-excess)))

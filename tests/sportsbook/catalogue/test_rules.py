@@ -89,6 +89,10 @@ def _market(type_: str, keys: tuple[str, ...], line: int | None = None) -> NewMa
         _market("handicap", ("home", "draw", "away"), -100),
         _market("asian_handicap", ("home", "away"), -75),
         _market("asian_handicap", ("home", "away"), 0),
+        _market("moneyline", ("home", "away")),
+        _market("over_under", ("over", "under"), 16250),
+        _market("total_games", ("over", "under"), 2250),
+        _market("game_handicap", ("home", "away"), -350),
     ],
 )
 def test_valid_markets(market: NewMarket) -> None:
@@ -105,6 +109,9 @@ def test_valid_markets(market: NewMarket) -> None:
         (_market("over_under", ("over", "under")), "needs a line"),
         (_market("over_under", ("over", "under"), -250), "positive line"),
         (_market("handicap", ("home", "draw", "away"), -50), "whole-number line"),
+        (_market("moneyline", ("home", "draw", "away")), "unknown draw"),
+        (_market("moneyline", ("home", "away"), 50), "takes no line"),
+        (_market("total_games", ("over", "under"), -2250), "positive line"),
     ],
 )
 def test_invalid_markets(market: NewMarket, says: str) -> None:

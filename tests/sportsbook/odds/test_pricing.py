@@ -26,6 +26,8 @@ from letsbet.sportsbook.odds.pricing import (
     MarginMethod,
     MatchModel,
     apply_margin,
+    balanced_line,
+    book_probabilities,
     expected_return,
     fair_odds,
     fair_probabilities,
@@ -33,7 +35,9 @@ from letsbet.sportsbook.odds.pricing import (
     live_score_matrix,
     market_probabilities,
     overround,
+    price_book,
     price_market,
+    results_distribution,
     score_matrix,
     settlement_distribution,
 )
@@ -423,3 +427,47 @@ def test_final_whistle_prices() -> None:
     }
     # Home -1.0 landed exactly on the line: a certain push, priced evenly.
     assert price_market(final, M.ASIAN_HANDICAP, -100, 0.0) == {"home": 2000, "away": 2000}
+
+
+# -- any model's distribution -----------------------------------------------------------------
+def test_results_distribution_settles_every_cell() -> None:
+    cells = [(3, 0, 0.25), (0, 1, 0.5), (2, 2, 0.25)]
+    dist = results_distribution(cells, M.MONEYLINE, None)
+    assert dist == {
+        "home": {WIN: 0.25, LOSS: 0.5, PUSH: 0.25},
+        "away": {LOSS: 0.25, WIN: 0.5, PUSH: 0.25},
+    }
+    # The push is refunded: the fair chances are those of the decided games.
+    assert book_probabilities(dist) == pytest.approx({"home": 1 / 3, "away": 2 / 3})
+    assert results_distribution([(0, 0, 0.0)], M.MONEYLINE, None) == {"home": {}, "away": {}}
+
+
+@given(
+    st.dictionaries(st.integers(min_value=-40, max_value=40), st.floats(0.01, 1), min_size=1),
+)
+def test_balanced_line_splits_a_distribution_most_evenly(weights: dict[int, float]) -> None:
+    total = sum(weights.values())
+    pmf = {k: w / total for k, w in weights.items()}
+    line = balanced_line(pmf)
+    assert line % 100 == 50 and min(pmf) * 100 < line < max(pmf) * 100 + 100
+
+    def gap(line: int) -> float:
+        return abs(sum(p for k, p in pmf.items() if 100 * k < line) - 0.5)
+
+    assert all(gap(line) <= gap(k * 100 + 50) + 1e-12 for k in pmf)
+
+
+def test_balanced_line_examples() -> None:
+    assert balanced_line({160: 0.2, 161: 0.3, 162: 0.5}) == 16150
+    assert balanced_line({-3: 0.5, 4: 0.5}) == -250
+    with pytest.raises(ValueError):
+        balanced_line({})
+
+
+@given(books, margins, st.sampled_from(METHODS))
+def test_price_book_is_apply_margin_by_key(
+    probabilities: list[float], margin: float, method: MarginMethod
+) -> None:
+    book = dict(zip(("home", "away"), [probabilities[0], 1 - probabilities[0]], strict=True))
+    odds = price_book(book, M.MONEYLINE, margin, method)
+    assert list(odds.values()) == apply_margin(list(book.values()), margin, method)

@@ -190,10 +190,10 @@ def format_limit(minor: int | None) -> str | None:
 
 # -- market rules --------------------------------------------------------------------------------
 class Line(Enum):
-    NONE = "none"  # no line: 1X2, double chance, BTTS
-    TOTAL = "total"  # a positive quarter line: over/under 2.5, Asian totals 2.25
+    NONE = "none"  # no line: 1X2, double chance, BTTS, moneyline
+    TOTAL = "total"  # a positive quarter line: over/under 2.5, Asian totals 2.25, games 22.5
     WHOLE = "whole"  # European (3-way) handicap: whole goals, the home side's
-    QUARTER = "quarter"  # Asian handicap: whole, half and quarter lines, the home side's
+    QUARTER = "quarter"  # Asian and game handicaps: whole, half and quarter lines, the home side's
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +209,9 @@ MARKET_RULES: dict[str, MarketRule] = {
     "over_under": MarketRule(("over", "under"), Line.TOTAL),
     "handicap": MarketRule(("home", "draw", "away"), Line.WHOLE),
     "asian_handicap": MarketRule(("home", "away"), Line.QUARTER),
+    "moneyline": MarketRule(("home", "away"), Line.NONE),  # basketball, tennis: the winner
+    "total_games": MarketRule(("over", "under"), Line.TOTAL),  # tennis: games won
+    "game_handicap": MarketRule(("home", "away"), Line.QUARTER),  # tennis: games won
 }
 MAIN_MARKET = "1x2"
 

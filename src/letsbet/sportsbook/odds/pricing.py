@@ -1,10 +1,13 @@
-"""Prices from a goals model: probabilities, margins, fair odds and live moves. Pure: no I/O.
+"""Prices from a model: probabilities, margins, fair odds and live moves. Pure: no I/O.
 
-The model is two independent Poisson goal counts (`MatchModel`). Floats are fine here, inside the
-model; what leaves this module is odds in integer thousandths (`odds_milli`, 2.50 -> 2500) within
-MIN_ODDS_MILLI..MAX_ODDS_MILLI, and `overround` is exact.
+Every sport's model yields a distribution of the final counts a market settles on (a score
+matrix, a points margin, games won; `Cell`s), and `results_distribution` turns it into each
+outcome's settlement results. The football model lives here: two independent Poisson goal counts
+(`MatchModel`); basketball and tennis have their own modules (`odds.basketball`, `odds.tennis`).
+Floats are fine here, inside the models; what leaves this module is odds in integer thousandths
+(`odds_milli`, 2.50 -> 2500) within MIN_ODDS_MILLI..MAX_ODDS_MILLI, and `overround` is exact.
 
-Probabilities agree with `markets.settle` by construction: every cell of the score matrix is
+Probabilities agree with `markets.settle` by construction: every cell of the distribution is
 settled with it. Where a market can push or half-settle (whole and quarter Asian lines, whole and
 quarter totals), a side's *effective* probability is the one whose inverse is its fair price: the
 odds o at which a unit stake returns 1 on average,
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -51,9 +54,12 @@ __all__ = [
     "MAX_MARGIN",
     "MAX_ODDS_MILLI",
     "MIN_ODDS_MILLI",
+    "Cell",
     "MarginMethod",
     "MatchModel",
     "apply_margin",
+    "balanced_line",
+    "book_probabilities",
     "expected_return",
     "fair_odds",
     "fair_probabilities",
@@ -61,7 +67,9 @@ __all__ = [
     "live_score_matrix",
     "market_probabilities",
     "overround",
+    "price_book",
     "price_market",
+    "results_distribution",
     "score_matrix",
     "settlement_distribution",
 ]
@@ -75,6 +83,7 @@ _CERTAIN_VOID = 1e-12  # a market that is (almost) surely void has no meaningful
 
 MarginMethod = Literal["proportional", "power"]
 ScoreMatrix = list[list[float]]
+Cell = tuple[int, int, float]  # final home count, final away count, probability
 # The results an outcome can settle to, with their probabilities.
 ResultDistribution = dict[OutcomeSettlement, float]
 
@@ -238,28 +247,80 @@ def _poisson(rate: float, max_goals: int) -> list[float]:
 
 
 # -- markets ----------------------------------------------------------------------------------
-def settlement_distribution(
-    model: MatchModel, market_type: MarketType, line_hundredths: int | None, max_goals: int = 10
+def results_distribution(
+    cells: Iterable[Cell], market_type: MarketType, line_hundredths: int | None
 ) -> dict[str, ResultDistribution]:
-    """For each outcome, the probability of each result `markets.settle` can give it."""
+    """For each outcome, the probability of each result `markets.settle` can give it, from the
+    distribution of the final counts the market settles on (`cells`: (home, away, probability)).
+    Every sport's model prices through this, so its prices agree with settlement."""
     market_type = MarketType(market_type)
     # Summed by object identity first: settle hands out a few shared result objects, and hashing
-    # their Fractions for every cell of the matrix would dominate the cost of pricing.
+    # their Fractions for every cell would dominate the cost of pricing.
     totals: dict[tuple[str, int], float] = defaultdict(float)
     objects: dict[int, OutcomeSettlement] = {}
-    for i, row in enumerate(score_matrix(model, max_goals)):
-        for j, probability in enumerate(row):
-            if probability == 0:
-                continue
-            final = settle(market_type, line_hundredths, model.home_goals + i, model.away_goals + j)
-            for key, result in final.items():
-                objects[id(result)] = result  # held here, so the id stays unique
-                totals[key, id(result)] += probability
+    for home, away, probability in cells:
+        if probability == 0:
+            continue
+        for key, result in settle(market_type, line_hundredths, home, away).items():
+            objects[id(result)] = result  # held here, so the id stays unique
+            totals[key, id(result)] += probability
     results: dict[str, ResultDistribution] = {key: {} for key in OUTCOME_KEYS[market_type]}
     for (key, result_id), probability in totals.items():
         result = objects[result_id]
         results[key][result] = results[key].get(result, 0.0) + probability
     return results
+
+
+def book_probabilities(distributions: Mapping[str, ResultDistribution]) -> dict[str, float]:
+    """Each outcome's effective probability, the inverse of its fair odds: A / (1 - V). For
+    markets without pushes that is P(win). Sums to 1 for every market but double chance (2).
+    A market that is certainly void (a push at the final whistle) gets equal probabilities."""
+    probabilities: dict[str, float] = {}
+    for key, results in distributions.items():
+        void, win = _void_and_win(results)
+        if void > 1 - _CERTAIN_VOID:
+            return {key: 1 / len(distributions) for key in distributions}
+        probabilities[key] = win / (1 - void)
+    return probabilities
+
+
+def price_book(
+    probabilities: Mapping[str, float],
+    market_type: MarketType,
+    margin: float,
+    method: MarginMethod = "power",
+) -> dict[str, int]:
+    """Odds in thousandths for a two- or three-way market's `probabilities` (keyed like
+    OUTCOME_KEYS), with `margin` built in by `method`."""
+    keys = OUTCOME_KEYS[MarketType(market_type)]
+    odds = apply_margin([probabilities[key] for key in keys], margin, method)
+    return dict(zip(keys, odds, strict=True))
+
+
+def balanced_line(pmf: Mapping[int, float]) -> int:
+    """The half line, in hundredths, that splits a distribution of whole numbers most evenly:
+    the over/under line of a total, or minus the home side's spread of a margin."""
+    if not pmf:
+        raise ValueError("an empty distribution has no line")
+    best, best_gap, below = 0, math.inf, 0.0
+    for value in sorted(pmf):
+        below += pmf[value]
+        if abs(below - 0.5) < best_gap:
+            best, best_gap = value, abs(below - 0.5)
+    return best * 100 + 50
+
+
+def settlement_distribution(
+    model: MatchModel, market_type: MarketType, line_hundredths: int | None, max_goals: int = 10
+) -> dict[str, ResultDistribution]:
+    """For each outcome, the probability of each result `markets.settle` can give it."""
+    return results_distribution(_score_cells(model, max_goals), market_type, line_hundredths)
+
+
+def _score_cells(model: MatchModel, max_goals: int) -> Iterator[Cell]:
+    for i, row in enumerate(score_matrix(model, max_goals)):
+        for j, probability in enumerate(row):
+            yield model.home_goals + i, model.away_goals + j, probability
 
 
 def fair_odds(results: Mapping[OutcomeSettlement, float]) -> float:
@@ -277,17 +338,10 @@ def expected_return(results: Mapping[OutcomeSettlement, float], odds_milli: int)
 def market_probabilities(
     model: MatchModel, market_type: MarketType, line_hundredths: int | None, max_goals: int = 10
 ) -> dict[str, float]:
-    """Each outcome's effective probability, the inverse of its fair odds: A / (1 - V). For
-    markets without pushes that is P(win). Sums to 1 for every market but double chance (2).
-    A market that is certainly void (a push at the final whistle) gets equal probabilities."""
-    distributions = settlement_distribution(model, market_type, line_hundredths, max_goals)
-    probabilities: dict[str, float] = {}
-    for key, results in distributions.items():
-        void, win = _void_and_win(results)
-        if void > 1 - _CERTAIN_VOID:
-            return {key: 1 / len(distributions) for key in distributions}
-        probabilities[key] = win / (1 - void)
-    return probabilities
+    """Each outcome's effective probability under the goals model (see `book_probabilities`)."""
+    return book_probabilities(
+        settlement_distribution(model, market_type, line_hundredths, max_goals)
+    )
 
 
 def price_market(
@@ -311,9 +365,7 @@ def price_market(
         }
         return {key: _to_odds_milli(value) for key, value in combined.items()}
     probabilities = market_probabilities(model, market_type, line_hundredths, max_goals)
-    keys = OUTCOME_KEYS[market_type]
-    odds = apply_margin([probabilities[key] for key in keys], margin, method)
-    return dict(zip(keys, odds, strict=True))
+    return price_book(probabilities, market_type, margin, method)
 
 
 def _void_and_win(results: Mapping[OutcomeSettlement, float]) -> tuple[float, float]:

@@ -1,11 +1,17 @@
-"""The built-in simulated odds feed (role `odds`): a week of football fixtures, live play with
-Poisson goals, suspensions around goals and results at full time.
+"""The built-in simulated odds feed (role `odds`): a week of football, basketball and tennis
+fixtures across Kenya, Nigeria, Ghana and international competitions, live play, suspensions
+around goals, breaks of serve and period ends, and results at the end.
 
 Everything it does is a feed message (see `feed`) applied through `apply_message` in its own
 transaction, so the catalogue, the outbox, NATS and /ws/odds see exactly what a real feed would
-cause. It keeps no state that matters: fixtures and their models follow from (seed, day), the
-match clock from kick-off and the clock, the score from the database; a restarted or newly
-elected simulator carries on where the last one stopped.
+cause. Each sport's model and play are in `odds.sports`. It keeps no state that matters:
+fixtures and their models follow from (seed, day), the match clock from kick-off and the clock,
+the score from the database; a restarted or newly elected simulator carries on where the last
+one stopped (see `Sport.resume` for what a restart loses).
+
+Books carry the configured margin (ODDS_MARGIN, by ODDS_MARGIN_METHOD); the overround of every
+week's pre-match books is logged (odds.fixtures_created) and exported per sport
+(letsbet_odds_overround).
 
 Only one simulator drives fixtures: the leader holds a PostgreSQL advisory lock on a dedicated
 connection; the others idle and retry.
@@ -15,25 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
 from statistics import fmean
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.db import Database, run_in_transaction
-from letsbet.platform.observability import get_logger
+from letsbet.platform.observability import ODDS_OVERROUND, get_logger
 from letsbet.sportsbook.catalogue import repository as repo
 from letsbet.sportsbook.catalogue.tables import events
-from letsbet.sportsbook.markets import MarketType, settle
+from letsbet.sportsbook.markets import MarketType
 from letsbet.sportsbook.odds.feed import (
     BetSettlement,
     BetStop,
@@ -42,19 +49,13 @@ from letsbet.sportsbook.odds.feed import (
     FixtureChange,
     MarketOdds,
     MarketSettled,
-    MarketStatus,
     OddsChange,
     OutcomeSettled,
     apply_message,
 )
-from letsbet.sportsbook.odds.pricing import (
-    MATCH_MINUTES,
-    MarginMethod,
-    MatchModel,
-    live_model,
-    overround,
-    price_market,
-)
+from letsbet.sportsbook.odds.play import MarketStatus, Play
+from letsbet.sportsbook.odds.pricing import MarginMethod, overround
+from letsbet.sportsbook.odds.sports import SPORTS, Book, Results, Sport, market_status
 
 log = get_logger(__name__)
 
@@ -67,52 +68,45 @@ TICK_SECONDS = 5.0
 SPEED = 1.0  # match minutes per minute of the clock
 LOCK_KEY = 0x6C65_7473_6F64_6473  # "letsodds": pg_try_advisory_lock's key for the leader
 LEADER_RETRY_SECONDS = 5.0
-KICKOFF_HOURS = (12, 14, 16, 18, 20)  # UTC
-COMPETITIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("Kenya", "Premier League", ("Gor Mahia", "AFC Leopards", "Tusker", "Bandari", "Shabana")),
-    ("Nigeria", "NPFL", ("Enyimba", "Rivers United", "Kano Pillars", "Remo Stars", "Rangers")),
-    ("Ghana", "Premier League", ("Asante Kotoko", "Hearts of Oak", "Medeama", "Aduana", "Dreams")),
-    ("England", "Premier League", ("Arsenal", "Chelsea", "Liverpool", "Everton", "Newcastle")),
-)
-MARKETS: tuple[tuple[MarketType, int | None], ...] = (
-    (MarketType.MATCH_RESULT, None),
-    (MarketType.DOUBLE_CHANCE, None),
-    (MarketType.BTTS, None),
-    (MarketType.OVER_UNDER, 250),
-    (MarketType.ASIAN_HANDICAP, -25),
-)
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
 class SimFixture:
     fixture: Fixture
-    model: MatchModel
+    model: Any  # the sport's pre-match model
+
+    @property
+    def sport(self) -> Sport[Any, Any]:
+        return SPORTS[self.fixture.sport_id]
 
 
 def day_fixtures(day: date, *, seed: int = SEED, prefix: str = PREFIX) -> list[SimFixture]:
-    """The day's 3-5 fixtures, the same for the same (seed, day) whenever they are made."""
+    """The day's 10-20 fixtures across sports in kick-off order, the same for the same
+    (seed, day) whenever they are made."""
     rng = random.Random(f"{seed}:{day.isoformat()}")  # noqa: S311 - a simulation, not security
-    hours = sorted(rng.sample(KICKOFF_HOURS, rng.randint(3, 5)))
-    fixtures = []
-    for n, hour in enumerate(hours):
-        region, competition, teams = rng.choice(COMPETITIONS)
-        home, away = rng.sample(teams, 2)
-        model = MatchModel(round(rng.uniform(0.9, 2.0), 2), round(rng.uniform(0.6, 1.6), 2))
-        fixture = Fixture(
-            external_id=f"{prefix}:{day:%Y%m%d}:{n}",
-            competition=competition,
-            region=region,
-            home=home,
-            away=away,
-            starts_at=datetime.combine(day, time(hour), tzinfo=UTC),
+    drawn = [(p, sport.id) for sport in SPORTS.values() for p in sport.pairings(rng)]
+    drawn.sort(key=lambda pair: pair[0].minute)  # stable: sports keep their order at a time
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return [
+        SimFixture(
+            Fixture(
+                external_id=f"{prefix}:{day:%Y%m%d}:{n}",
+                competition=pairing.competition,
+                region=pairing.region,
+                home=pairing.home,
+                away=pairing.away,
+                starts_at=midnight + timedelta(minutes=pairing.minute),
+                sport_id=sport_id,
+            ),
+            pairing.model,
         )
-        fixtures.append(SimFixture(fixture, model))
-    return fixtures
+        for n, (pairing, sport_id) in enumerate(drawn)
+    ]
 
 
-def settlement(home_goals: int, away_goals: int) -> list[MarketSettled]:
-    """bet_settlement for every simulated market from the final score, by markets.settle."""
+def settlement(results: Results) -> list[MarketSettled]:
+    """bet_settlement for every market of a finished match, from its sport's results."""
     return [
         MarketSettled(
             (kind.value, line),
@@ -123,15 +117,22 @@ def settlement(home_goals: int, away_goals: int) -> list[MarketSettled]:
                     _decimal(result.void_factor),
                     _decimal(result.dead_heat_factor),
                 )
-                for key, result in settle(kind, line, home_goals, away_goals).items()
+                for key, result in outcomes.items()
             ],
         )
-        for kind, line in MARKETS
+        for (kind, line), outcomes in results.items()
     ]
 
 
 def _decimal(value: Fraction) -> Decimal:
     return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _odds(books: Sequence[Book], status: MarketStatus | None) -> list[MarketOdds]:
+    return [
+        MarketOdds(book.type.value, book.line, book.prices, market_status(book, status))
+        for book in books
+    ]
 
 
 class Simulator:
@@ -153,57 +154,68 @@ class Simulator:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()  # noqa: S311 - a simulation
         self.lock_key = lock_key
-        self._models: dict[str, MatchModel] = {}
-        self._minutes: dict[str, int] = {}  # the match minute each live event was last played to
+        self._fixtures: dict[str, SimFixture] = {}
+        self._states: dict[str, Any] = {}  # external id -> the sport's state of play
 
     # -- pricing ---------------------------------------------------------------------------------
-    def prices(self, model: MatchModel, status: MarketStatus | None = None) -> list[MarketOdds]:
-        return [
-            MarketOdds(
-                kind.value, line, price_market(model, kind, line, self.margin, self.method), status
-            )
-            for kind, line in MARKETS
-        ]
+    def books(self, sim: SimFixture, state: Any) -> list[Book]:
+        return sim.sport.books(sim.model, state, self.margin, self.method)
 
-    def model(self, external_id: str) -> MatchModel:
-        """The pre-match model of a fixture, regenerated from its day after a restart."""
-        if external_id not in self._models:
+    def fixture(self, external_id: str, sport_id: str = "football") -> SimFixture | None:
+        """A fixture with its pre-match model, regenerated from its day after a restart; for an
+        event the simulator did not make, the sport's default model."""
+        if external_id not in self._fixtures:
             with contextlib.suppress(ValueError, IndexError):
                 day = datetime.strptime(external_id.split(":")[-2], "%Y%m%d").date()
                 for sim in day_fixtures(day, seed=self.seed, prefix=self.prefix):
-                    self._models[sim.fixture.external_id] = sim.model
-        return self._models.get(external_id, MatchModel(1.4, 1.1))
+                    self._fixtures[sim.fixture.external_id] = sim
+        found = self._fixtures.get(external_id)
+        if found is not None and found.fixture.sport_id == sport_id:
+            return found
+        sport = SPORTS.get(sport_id)
+        if sport is None:
+            return None
+        fixture = Fixture(external_id, "", "", "", "", datetime.min, sport_id)
+        return SimFixture(fixture, sport.default_model())
 
     # -- fixtures --------------------------------------------------------------------------------
     async def ensure_fixtures(self, db: Database) -> int:
-        """Create this week's fixtures that do not exist yet and have not started; how many."""
+        """Create this week's fixtures that do not exist yet and have not started; how many.
+        Reports the overround of every upcoming fixture's pre-match books, by sport."""
         now = self.clock()
-        created: list[list[MarketOdds]] = []
+        created = 0
+        margins: dict[str, list[float]] = defaultdict(list)
         for offset in range(self.days):
             day = now.date() + timedelta(days=offset)
             for sim in day_fixtures(day, seed=self.seed, prefix=self.prefix):
-                self._models[sim.fixture.external_id] = sim.model
+                self._fixtures[sim.fixture.external_id] = sim
                 if sim.fixture.starts_at <= now:
                     continue
-                books = self.prices(sim.model)
+                books = self.books(sim, sim.sport.start(sim.model, 0))
+                margins[sim.fixture.sport_id].extend(
+                    float(overround(list(book.prices.values())))
+                    for book in books
+                    if book.type != MarketType.DOUBLE_CHANCE  # not a partition: 2 + 2 * margin
+                )
                 if await run_in_transaction(db, partial(_create, sim=sim, books=books)):
-                    created.append(books)
-        margins = [
-            float(overround(list(m.prices.values())))
-            for books in created
-            for m in books
-            if m.type != MarketType.DOUBLE_CHANCE  # not a partition: its book is 2 + 2 * margin
-        ]
+                    created += 1
+        for sport_id, values in margins.items():
+            ODDS_OVERROUND.labels(sport=sport_id).set(fmean(values))
         log.info(
             "odds.fixtures_created",
-            created=len(created),
+            created=created,
             margin=self.margin,
             method=self.method,
-            overround_mean=round(fmean(margins), 4) if margins else None,
-            overround_min=round(min(margins), 4) if margins else None,
-            overround_max=round(max(margins), 4) if margins else None,
+            overround={
+                sport_id: {
+                    "mean": round(fmean(values), 4),
+                    "min": round(min(values), 4),
+                    "max": round(max(values), 4),
+                }
+                for sport_id, values in margins.items()
+            },
         )
-        return len(created)
+        return created
 
     # -- live play -------------------------------------------------------------------------------
     async def tick(self, db: Database) -> None:
@@ -214,6 +226,7 @@ class Simulator:
                 await conn.execute(
                     sa.select(
                         events.c.external_id,
+                        events.c.sport_id,
                         events.c.status,
                         events.c.starts_at,
                         events.c.home_score,
@@ -230,45 +243,65 @@ class Simulator:
         for row in due:
             minute = int((now - row.starts_at).total_seconds() * self.speed // 60)
             score = (row.home_score or 0, row.away_score or 0)
+            sim = self.fixture(row.external_id, row.sport_id)
+            if sim is None:
+                continue  # a sport the simulator does not play
             try:
-                await self._play(db, row.external_id, row.status, minute, score)
+                await self._play(db, sim, row.external_id, row.status, minute, score)
             except Exception:  # one fixture an operator changed must not stop the others
                 log.exception("odds.simulator_play_failed", fixture=row.external_id)
 
     async def _play(
-        self, db: Database, external_id: str, status: str, minute: int, score: tuple[int, int]
+        self,
+        db: Database,
+        sim: SimFixture,
+        external_id: str,
+        status: str,
+        minute: int,
+        score: tuple[int, int],
     ) -> None:
-        pre = self.model(external_id)
-        if minute >= MATCH_MINUTES:
+        sport = sim.sport
+        state = self._states.get(external_id)
+        if status == "scheduled":
+            state = sport.start(sim.model, minute)
+            live = _odds(self.books(sim, state), "active")
+            await _apply(db, OddsChange(external_id, live, status="live", score=sport.score(state)))
+        elif state is None:
+            # Taking over a match in play (a restart, a new leader): republish its prices from
+            # the rebuilt state; what the state cannot price stays suspended.
+            state = sport.resume(sim.model, minute, score)
+            await _apply(db, OddsChange(external_id, _odds(self.books(sim, state), None)))
+        self._states[external_id] = state
+        for play in sport.advance(sim.model, state, minute, self.rng):
+            await self._publish(db, sim, external_id, play, sport.score(state))
+            state = self._states[external_id] = play.state
+            if play.ended:
+                del self._states[external_id]
+
+    async def _publish(
+        self,
+        db: Database,
+        sim: SimFixture,
+        external_id: str,
+        play: Play[Any],
+        score_before: tuple[int, int],
+    ) -> None:
+        sport = sim.sport
+        score = sport.score(play.state)
+        if play.ended:
             await _apply(
                 db,
                 OddsChange(external_id, status="ended", score=score),
-                BetSettlement(external_id, settlement(*score)),
+                BetSettlement(external_id, settlement(sport.results(sim.model, play.state))),
             )
-            self._minutes.pop(external_id, None)
-            log.info("odds.match_ended", fixture=external_id, score=score)
+            log.info("odds.match_ended", fixture=external_id, sport=sport.id, score=score)
             return
-        if status == "scheduled":
-            live = self.prices(live_model(pre, minute, *score), "active")
-            await _apply(db, OddsChange(external_id, live, status="live", score=score))
-            self._minutes[external_id] = minute
-            return
-        last = self._minutes.get(external_id, minute)  # after a restart: no goals in the gap
-        self._minutes[external_id] = minute
-        if minute <= last:
-            return
-        elapsed = (minute - last) / MATCH_MINUTES
-        home = int(self.rng.random() < 1 - math.exp(-pre.home_rate * elapsed))
-        away = int(self.rng.random() < 1 - math.exp(-pre.away_rate * elapsed))
-        new_score = (score[0] + home, score[1] + away)
-        model = live_model(pre, minute, *new_score)
-        if home or away:
-            # A goal: stop betting at once, then reopen at the new prices.
+        if play.stop:  # stop betting at once, then publish the new prices
             await _apply(db, BetStop(external_id))
-            await _apply(db, OddsChange(external_id, self.prices(model, "active"), score=new_score))
-            log.info("odds.goal", fixture=external_id, minute=minute, score=new_score)
-        else:
-            await _apply(db, OddsChange(external_id, self.prices(model)))
+            log.info("odds.bet_stop", fixture=external_id, sport=sport.id, score=score)
+        books = _odds(self.books(sim, play.state), play.status)
+        changed = score if score != score_before else None
+        await _apply(db, OddsChange(external_id, books, score=changed))
 
     # -- the role --------------------------------------------------------------------------------
     async def run(self, db: Database, stop: asyncio.Event) -> None:
@@ -301,12 +334,12 @@ class Simulator:
             await wait_or_stop(stop, TICK_SECONDS)
 
 
-async def _create(conn: AsyncConnection, sim: SimFixture, books: Sequence[MarketOdds]) -> bool:
+async def _create(conn: AsyncConnection, sim: SimFixture, books: Sequence[Book]) -> bool:
     external_id = sim.fixture.external_id
     if await repo.event_by_external_id(conn, external_id) is not None:
         return False
     await apply_message(conn, FixtureChange(external_id, fixture=sim.fixture))
-    await apply_message(conn, OddsChange(external_id, books))
+    await apply_message(conn, OddsChange(external_id, _odds(books, None)))
     return True
 
 
