@@ -275,3 +275,34 @@ async def test_unknown_event_is_404(client: httpx.AsyncClient) -> None:
     }
     assert (await client.get("/api/events/0")).status_code == 422
     assert (await client.get("/api/events/abc")).status_code == 422
+
+
+async def test_event_lists_show_the_two_way_winner_where_there_is_no_1x2(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    competition = {"name": f"Hoops {uuid.uuid4().hex[:8]}", "region": "Kenya"}
+    moneyline = market("moneyline", {"home": "1.65", "away": "2.25"})
+    basketball = await create_event(
+        client,
+        runtime,
+        sport_id="basketball",
+        competition=competition,
+        starts_at=SOON.isoformat(),
+        markets=[market("over_under", {"over": "1.90", "under": "1.90"}, line="160.5"), moneyline],
+    )
+    both = await create_event(
+        client,
+        runtime,
+        sport_id="basketball",
+        competition=competition,
+        starts_at=(SOON + timedelta(hours=1)).isoformat(),
+        markets=[moneyline, market("1x2", {"home": "2.10", "draw": "9.00", "away": "2.60"})],
+    )
+    body = (
+        await client.get("/api/events", params={"competition": basketball["competition"]["id"]})
+    ).json()
+    shown = {item["id"]: item["main_market"] for item in body["items"]}
+    assert shown[basketball["id"]]["type"] == "moneyline"
+    assert [o["key"] for o in shown[basketball["id"]]["outcomes"]] == ["home", "away"]
+    assert shown[both["id"]]["type"] == "1x2"
+    assert [o["key"] for o in shown[both["id"]]["outcomes"]] == ["home", "draw", "away"]

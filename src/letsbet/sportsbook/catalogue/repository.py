@@ -332,9 +332,9 @@ async def events_page(
 
 
 async def main_markets(
-    conn: AsyncConnection, event_ids: Sequence[int], market_type: str
+    conn: AsyncConnection, event_ids: Sequence[int], market_types: Sequence[str]
 ) -> list[AnyRow]:
-    """The market of `market_type` (without a line) of each event, one row per outcome."""
+    """The markets of `market_types` (without a line) of each event, one row per outcome."""
     if not event_ids:
         return []
     query = (
@@ -347,7 +347,7 @@ async def main_markets(
         .join(markets, markets.c.id == outcomes.c.market_id)
         .where(
             markets.c.event_id.in_(list(event_ids)),
-            markets.c.type == market_type,
+            markets.c.type.in_(list(market_types)),
             markets.c.line_hundredths.is_(None),
         )
         .order_by(outcomes.c.id)

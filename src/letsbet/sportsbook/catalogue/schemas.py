@@ -218,7 +218,9 @@ class EventSummary(BaseModel):
     status: str
     score: ScoreOut | None
     market_count: int = Field(description="Markets open for betting.")
-    main_market: MainMarketOut | None = Field(description="The 1X2 market, if offered.")
+    main_market: MainMarketOut | None = Field(
+        description="The headline market: 1X2, or the two-way winner (moneyline) where a sport has no draw."
+    )
 
 
 class EventPage(BaseModel):

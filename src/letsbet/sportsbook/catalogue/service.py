@@ -213,7 +213,8 @@ MARKET_RULES: dict[str, MarketRule] = {
     "total_games": MarketRule(("over", "under"), Line.TOTAL),  # tennis: games won
     "game_handicap": MarketRule(("home", "away"), Line.QUARTER),  # tennis: games won
 }
-MAIN_MARKET = "1x2"
+# An event's headline market in lists: 1X2 where a draw exists, else the two-way winner.
+MAIN_MARKETS = ("1x2", "moneyline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +319,7 @@ class EventView:
 @dataclass(frozen=True, slots=True)
 class EventPage:
     events: list[AnyRow]
-    main_markets: dict[int, list[AnyRow]]  # event id → the outcomes of its 1X2 market
+    main_markets: dict[int, list[AnyRow]]  # event id → the outcomes of its main market
     next_cursor: str | None
 
 
@@ -336,8 +337,13 @@ async def list_events(
     rows = await repo.events_page(conn, where, limit=limit + 1, after=after)
     page, more = rows[:limit], len(rows) > limit
     main: dict[int, list[AnyRow]] = {}
-    for outcome in await repo.main_markets(conn, [r.id for r in page], MAIN_MARKET):
-        main.setdefault(outcome.event_id, []).append(outcome)
+    for outcome in await repo.main_markets(conn, [r.id for r in page], MAIN_MARKETS):
+        shown = main.setdefault(outcome.event_id, [])
+        if shown and shown[0].market_type != outcome.market_type:
+            if MAIN_MARKETS.index(outcome.market_type) > MAIN_MARKETS.index(shown[0].market_type):
+                continue
+            shown.clear()  # a more preferred market type for this event
+        shown.append(outcome)
     last = page[-1] if page else None
     return EventPage(
         events=page,
