@@ -30,7 +30,9 @@ class Tenant:
     max_stake: int
     min_deposit: int
     max_deposit: int
-    deposit_cap_before_kyc: int
+    deposit_cap_before_kyc: int  # total deposits a player may make before KYC
+    min_withdrawal: int
+    max_withdrawal: int
     max_payout: int  # largest return one bet may pay
     max_legs: int  # legs in a multi or system
     allow_betting_before_kyc: bool
