@@ -161,11 +161,10 @@ async def request_deposit(
                 raise DepositLimitReached(
                     "Deposits before identity verification are capped; verify to deposit more."
                 )
-        if tenant.payment_provider == PaymentProvider.FLUTTERWAVE and tenant.code == "GH":
-            if request.network not in flw.GHANA_NETWORKS:
-                raise PaymentDestinationInvalid(
-                    f"Choose your mobile money network: {', '.join(flw.GHANA_NETWORKS)}."
-                )
+        if tenant.payment_networks and request.network not in tenant.payment_networks:
+            raise PaymentDestinationInvalid(
+                f"Choose your mobile money network: {', '.join(tenant.payment_networks)}."
+            )
         regime = _regime(gateway, tenant, now)
         split = deposit_split(regime, request.amount)
         payment_id = uuid.uuid4()
@@ -252,7 +251,7 @@ async def _flutterwave_charge(db: Database, gateway: Gateway, row: Any) -> None:
     amount = flw.major(row.amount, tenant.minor_units)
     email = f"{row.user_id.hex}@players.letsbet.invalid"  # Flutterwave requires an email
     try:
-        if tenant.code == "GH":
+        if tenant.payment_networks:  # mobile money: a prompt on the player's phone
             link = await gateway.flutterwave.charge_ghana_mobile_money(
                 flw.ghana_mobile_money_body(
                     tx_ref=row.provider_reference,
@@ -428,11 +427,11 @@ async def request_withdrawal(
 def _destination(tenant: Tenant, request: PaymentRequest, phone: str) -> dict[str, str]:
     if tenant.payment_provider == PaymentProvider.MPESA:
         return {"phone": phone}
-    if tenant.code == "GH":
+    if tenant.payment_networks:
         network = request.account_bank or request.network
-        if network not in flw.GHANA_NETWORKS:
+        if network not in tenant.payment_networks:
             raise PaymentDestinationInvalid(
-                f"Choose your mobile money network: {', '.join(flw.GHANA_NETWORKS)}."
+                f"Choose your mobile money network: {', '.join(tenant.payment_networks)}."
             )
         return {"account_bank": network, "account_number": request.account_number or phone[1:]}
     if not (request.account_bank and request.account_number):

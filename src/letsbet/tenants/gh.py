@@ -32,4 +32,5 @@ GHANA = Tenant(
     max_withdrawal=20_000_00,
     allow_betting_before_kyc=True,
     tax_regime_ids=("gh-act-1094-wht", "gh-operator-ggr"),
+    payment_networks=("MTN", "VODAFONE", "TIGO"),  # Flutterwave's names; Telecel is VODAFONE
 )
