@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from letsbet.ledger.tables import ledger_transfers
-from letsbet.payments.reconcile import reconcile_once
+from letsbet.payments.reconcile import reconcile_loop, reconcile_once
 from letsbet.payments.simulators.common import random_code
 from letsbet.payments.simulators.mpesa import StkRecord, stk_callback
+from letsbet.platform.bus.tables import outbox
 from tests.payments.conftest import Stack
 from tests.payments.helpers import (
     Player,
@@ -41,7 +42,22 @@ async def test_successful_deposit_credits_net_of_excise(payments: Stack) -> None
     assert done["reason"] == "ok"
     assert done["receipt"] and len(done["receipt"]) == 10
     assert (await wallet(payments.http, user))["balance"] == "950.00"
+    assert await _events_of(payments, body["id"]) == [
+        "payments.deposit.requested",
+        "payments.deposit.pending",
+        "payments.deposit.succeeded",
+    ]
     await assert_ledger_sound(payments.runtime)
+
+
+async def _events_of(payments: Stack, payment_id: str) -> list[str]:
+    async with payments.runtime.db.connect() as conn:
+        rows = await conn.execute(
+            sa.select(outbox.c.subject)
+            .where(outbox.c.payload["data"]["payment_id"].astext == payment_id)
+            .order_by(outbox.c.seq)
+        )
+    return [row.subject for row in rows]
 
 
 @pytest.mark.parametrize(
@@ -124,6 +140,20 @@ async def test_lost_callback_is_settled_by_reconciliation(payments: Stack) -> No
     assert (done["status"], done["reason"]) == ("succeeded", "ok")
     assert (await wallet(payments.http, user))["balance"] == "380.00"
     await assert_ledger_sound(payments.runtime)
+
+
+async def test_the_payments_role_loop_reconciles(payments: Stack) -> None:
+    user = await player(payments.http, ending="0500")
+    payment_id = (await deposit(payments.http, user, "600")).json()["id"]
+    stop = asyncio.Event()
+    loop = asyncio.create_task(reconcile_loop(payments.runtime.db, payments.gateway, stop))
+    try:
+        done = await settled(payments.http, user, payment_id)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, timeout=5)
+    assert done["status"] == "succeeded"
+    assert (await wallet(payments.http, user))["balance"] == "570.00"
 
 
 async def test_a_deposit_that_never_completes_times_out(payments: Stack) -> None:
