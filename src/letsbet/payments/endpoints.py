@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from letsbet.errors import Unavailable
-from letsbet.payments import callbacks, service
+from letsbet.payments import callbacks, deposits, service, withdrawals
 from letsbet.payments import repository as repo
 from letsbet.payments.domain import PaymentNotFound, mask_phone
 from letsbet.payments.gateway import gateway_of
@@ -86,7 +86,7 @@ async def deposit(
     with a checkout_url (Nigeria) or a mobile money prompt (Ghana). Poll GET /api/payments/{id}."""
     tenant = get_tenant(principal.country)
     money = to_money(body.amount, tenant.currency)
-    requested = await service.request_deposit(
+    requested = await deposits.request_deposit(
         runtime.db,
         gateway_of(runtime),
         service.PaymentRequest(
@@ -115,7 +115,7 @@ async def withdraw(
     leaves the wallet when the provider confirms; a failure returns it."""
     tenant = get_tenant(principal.country)
     money = to_money(body.amount, tenant.currency)
-    requested = await service.request_withdrawal(
+    requested = await withdrawals.request_withdrawal(
         runtime.db,
         gateway_of(runtime),
         service.PaymentRequest(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cryptography import x509
@@ -152,24 +153,16 @@ def _items(raw: Any, name_key: str) -> dict[str, Any]:
 
 
 def _minor(value: Any) -> int | None:
+    """A wire amount in whole shillings (1, 1.0, "1.00") as minor units, exactly; else None."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value * 100
-    if isinstance(value, float) and value.is_integer():
-        return int(value) * 100
-    if isinstance(value, str) and value.isdigit():
-        return int(value) * 100
-    if isinstance(value, (float, str)):
-        # "1.00" style: parse without float rounding
-        from decimal import Decimal, InvalidOperation
-
-        try:
-            amount = Decimal(str(value)) * 100
-        except InvalidOperation:
-            return None
-        return int(amount) if amount == amount.to_integral_value() else None
-    return None
+    try:
+        amount = Decimal(str(value)) * 100
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        return None
+    return int(amount)
 
 
 def parse_stk_callback(body: Any) -> StkCallback:
