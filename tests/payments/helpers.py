@@ -152,3 +152,16 @@ async def wallet(http: httpx.AsyncClient, user: Player) -> dict[str, Any]:
 async def assert_ledger_sound(runtime: Runtime) -> None:
     report = await check(runtime.db)
     assert report.sound, report.lines()
+
+
+async def reconciled(stack: Any, user: Player, payment_id: str) -> dict[str, Any]:
+    """Run reconciler passes until the payment is final (the provider may still be working)."""
+    from letsbet.payments.reconcile import reconcile_once
+
+    async def final() -> dict[str, Any] | None:
+        await reconcile_once(stack.runtime.db, stack.gateway)
+        body = await get_payment(stack.http, user, payment_id)
+        return body if body["status"] in FINAL else None
+
+    result: dict[str, Any] = await poll_until(final, timeout=10)
+    return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 import orjson
 
 from letsbet.payments.flutterwave.wire import signature
-from letsbet.payments.reconcile import reconcile_once
 from letsbet.payments.simulators import SIM_FLW_SECRET_HASH
 from tests.payments.conftest import Stack
 from tests.payments.helpers import (
@@ -15,6 +14,7 @@ from tests.payments.helpers import (
     fund,
     get_payment,
     player,
+    reconciled,
     settled,
     verify_kyc,
     wallet,
@@ -65,10 +65,8 @@ async def test_a_failed_charge_credits_nothing(payments: Stack) -> None:
 async def test_a_missing_webhook_is_settled_by_verify_by_reference(payments: Stack) -> None:
     user = await player(payments.http, "NG", ending="0500")
     body = (await deposit(payments.http, user, "1000")).json()
-    await payments.flw_state.deliverer.idle()
     assert (await get_payment(payments.http, user, body["id"]))["status"] == "pending"
-    await reconcile_once(payments.runtime.db, payments.gateway)
-    done = await get_payment(payments.http, user, body["id"])
+    done = await reconciled(payments, user, body["id"])
     assert done["status"] == "succeeded"
     assert (await wallet(payments.http, user))["balance"] == "1000.00"
 

@@ -22,6 +22,7 @@ from tests.payments.helpers import (
     deposit,
     get_payment,
     player,
+    reconciled,
     settled,
     wallet,
 )
@@ -126,17 +127,8 @@ async def test_lost_callback_is_settled_by_reconciliation(payments: Stack) -> No
     response = await deposit(payments.http, user, "400")
     payment_id = response.json()["id"]
 
-    async def reconciled() -> int:
-        return await reconcile_once(payments.runtime.db, payments.gateway)
-
-    settled_count = 0
-    for _ in range(6):  # two "still processing" answers, then the result
-        await asyncio.sleep(0.06)
-        settled_count += await reconciled()
-        if settled_count:
-            break
-    assert settled_count >= 1
-    done = await get_payment(payments.http, user, payment_id)
+    done = await reconciled(payments, user, payment_id)  # two "still processing" first
+    assert payments.mpesa_state.stk[done["provider_reference"]].pending_queries == 0
     assert (done["status"], done["reason"]) == ("succeeded", "ok")
     assert (await wallet(payments.http, user))["balance"] == "380.00"
     await assert_ledger_sound(payments.runtime)
