@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from letsbet.accounts.endpoints import router as accounts_router
 from letsbet.ledger.endpoints import router as ledger_router
+from letsbet.payments.endpoints import callback_router as payment_callbacks_router
+from letsbet.payments.endpoints import router as payments_router
 from letsbet.platform.config import Environment
 from letsbet.platform.health import router as health_router
 from letsbet.platform.http.errors import install_error_handlers
@@ -48,6 +50,8 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(cashout_router)
         app.include_router(bets_ws_router)
         app.include_router(liability_router)
+        app.include_router(payments_router)
+        app.include_router(payment_callbacks_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,

@@ -6,6 +6,7 @@
     letsbet admin create --phone --password --country [--role admin|compliance|player]
     letsbet ledger check                 prove the books balance (exit 0) or list every break (1)
     letsbet config check                 validate the configuration and print it (no secrets)
+    letsbet simulate mpesa|flutterwave   a local Daraja or Flutterwave simulator (development)
 
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from datetime import date
 from typing import Any
@@ -55,7 +57,7 @@ async def _seed_demo(settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from letsbet.platform import roles, servers
+    from letsbet.platform import servers
 
     settings = _settings()
     configure_logging(settings.log_level, settings.effective_log_format)
@@ -63,17 +65,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         _migrate_up(ready.resolved_database_url() or "")
         if ready.seeds_demo_data:
             asyncio.run(_seed_demo(ready))
-        return _run_loop(
-            roles.serve(
-                ready,
-                roles.ROLES,
-                on_ready=lambda: print(
-                    f"\nletsbet is up: http://localhost:{ready.port}"
-                    "  (docs: /docs, health: /readyz)\n",
-                    flush=True,
-                ),
-            )
+        return _run_loop(_serve_with_simulators(ready))
+
+
+async def _serve_with_simulators(settings: Settings) -> int:
+    """Every role, plus the payment simulators when a provider is in simulator mode (so a
+    newcomer can deposit and withdraw at once); production settings refuse simulator mode."""
+    from letsbet.payments.simulators.run import start_for
+    from letsbet.platform import roles
+
+    simulators = await start_for(settings)
+    ready = simulators.point(settings)
+    for name, running in (("mpesa", simulators.mpesa), ("flutterwave", simulators.flutterwave)):
+        if running is not None:
+            log.info("simulator.started", provider=name, url=running.url)
+    try:
+        return await roles.serve(
+            ready,
+            roles.ROLES,
+            on_ready=lambda: print(
+                f"\nletsbet is up: http://localhost:{ready.port}  (docs: /docs, health: /readyz)\n",
+                flush=True,
+            ),
         )
+    finally:
+        await simulators.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -193,6 +209,32 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from letsbet.payments.simulators.run import start_flutterwave, start_mpesa
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+
+    async def serve() -> int:
+        if args.provider == "mpesa":
+            running = await start_mpesa(args.host, args.port or 8091)
+        else:
+            webhook = args.webhook_url or (
+                f"http://127.0.0.1:{settings.port}/api/payments/flutterwave/webhook"
+            )
+            running = await start_flutterwave(webhook, args.host, args.port or 8092)
+        print(f"{args.provider} simulator on {running.url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+        return 0
+
+    return _run_loop(serve())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="letsbet", description="letsbet betting platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("check", help="validate and print").set_defaults(func=cmd_config_check)
+    simulate = sub.add_parser("simulate", help="run a payment provider simulator")
+    simulate.add_argument("provider", choices=["mpesa", "flutterwave"])
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, help="default: 8091 (mpesa), 8092 (flutterwave)")
+    simulate.add_argument("--webhook-url", help="flutterwave: where to send webhooks")
+    simulate.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from letsbet.accounts import tables as _accounts  # noqa: F401
 from letsbet.ledger import tables as _ledger  # noqa: F401
+from letsbet.payments import tables as _payments  # noqa: F401
 from letsbet.platform.bus import tables as _bus  # noqa: F401
 from letsbet.platform.db import metadata
 from letsbet.sportsbook.bets import tables as _bets  # noqa: F401

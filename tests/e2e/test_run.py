@@ -113,6 +113,7 @@ def test_run_on_embedded_servers_then_sigterm_leaves_nothing_behind(tmp_path: Pa
             f"{base}/api/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
         )
         assert me.json()["role"] == "player"
+        _deposit_and_withdraw(base, {"Authorization": f"Bearer {login.json()['access_token']}"})
         metrics = httpx.get(f"{base}/metrics").text
         assert (
             'letsbet_http_request_duration_seconds_bucket{le="0.005",method="POST",'
@@ -127,6 +128,32 @@ def test_run_on_embedded_servers_then_sigterm_leaves_nothing_behind(tmp_path: Pa
         assert alive == [], f"left behind: {[p.pid for p in alive]}"
     assert "demo-player-pass" in output  # credentials printed once at start
     assert "shutdown.complete" in output
+
+
+def _deposit_and_withdraw(base: str, headers: dict[str, str]) -> None:
+    """`letsbet run` starts the M-Pesa simulator: a newcomer deposits and withdraws at once."""
+
+    def settled(payment_id: str) -> dict[str, object]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            body: dict[str, object] = httpx.get(
+                f"{base}/api/payments/{payment_id}", headers=headers
+            ).json()
+            if body["status"] in ("succeeded", "failed", "timed_out"):
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"payment {payment_id} did not settle")
+
+    for path, amount in (("deposits", "1000"), ("withdrawals", "500")):
+        response = httpx.post(
+            f"{base}/api/payments/{path}",
+            json={"amount": amount, "idempotency_key": f"e2e-{path}"},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        assert settled(response.json()["id"])["status"] == "succeeded"
+    # 1,000 demo funds + 950 deposited net of excise - 500 withdrawn.
+    assert httpx.get(f"{base}/api/wallet", headers=headers).json()["balance"] == "1450.00"
 
 
 def test_sigterm_lets_an_in_flight_request_finish(settings: Settings, tmp_path: Path) -> None:

@@ -99,6 +99,7 @@ PRODUCTION_OK = {
     "FLUTTERWAVE_ENVIRONMENT": "production",
     "SMILE_ID_ENV": "production",
     "CORS_ORIGINS": "https://letsbet.example",
+    "MPESA_CALLBACK_BASE_URL": "https://letsbet.example",
 }
 
 
@@ -120,6 +121,8 @@ def test_production_accepts_a_complete_config(monkeypatch: pytest.MonkeyPatch) -
         ("CORS_ORIGINS", "*"),
         ("DEMO_DATA", "true"),
         ("NATS_URL", ""),
+        ("MPESA_CALLBACK_BASE_URL", "http://letsbet.example"),
+        ("FLUTTERWAVE_CALLBACK_BASE_URL", "http://letsbet.example"),
     ],
 )
 def test_production_refuses_development_defaults(

@@ -13,6 +13,7 @@ from letsbet.accounts import repository, service
 from letsbet.accounts.domain import Role
 from letsbet.accounts.lockout import LoginLockout
 from letsbet.accounts.schemas import (
+    KycUpdate,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
@@ -22,6 +23,7 @@ from letsbet.accounts.schemas import (
 )
 from letsbet.accounts.tokens import Principal
 from letsbet.errors import LetsbetError, NotFound
+from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep, Tx, require_role
 from letsbet.platform.http.middleware import client_ip
 from letsbet.platform.http.ratelimit import rate_limit
@@ -43,6 +45,7 @@ def _user_response(row: Any) -> UserResponse:
         first_name=row.first_name,
         last_name=row.last_name,
         date_of_birth=row.date_of_birth,
+        kyc_verified=row.kyc_verified,
         created_at=row.created_at,
     )
 
@@ -168,3 +171,31 @@ async def admin_get_user(
     if row is None:
         raise NotFound(f"No account {user_id}.")
     return _user_response(row)
+
+
+@router.put(
+    "/admin/users/{user_id}/kyc",
+    response_model=UserResponse,
+    dependencies=[Depends(rate_limit("read"))],
+)
+async def admin_set_kyc(
+    user_id: uuid.UUID,
+    body: KycUpdate,
+    conn: Tx,
+    admin: Annotated[Principal, Depends(require_role(Role.ADMIN))],
+) -> UserResponse:
+    """Mark an account's identity as verified (or not): withdrawals require it. Staff set it by
+    hand until the KYC provider flow (compliance) drives it."""
+    if not await repository.set_kyc_verified(conn, user_id, body.verified):
+        raise NotFound(f"No account {user_id}.")
+    await record(
+        conn,
+        Event(
+            "accounts.kyc.changed",
+            {"user_id": str(user_id), "verified": body.verified, "by": str(admin.user_id)},
+        ),
+    )
+    log.info(
+        "accounts.kyc_set", user_id=str(user_id), verified=body.verified, by=str(admin.user_id)
+    )
+    return _user_response(await repository.user_by_id(conn, user_id))

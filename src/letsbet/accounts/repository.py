@@ -98,3 +98,12 @@ async def revoke_family(conn: AsyncConnection, family_id: uuid.UUID, at: datetim
         .values(revoked_at=at)
     )
     return result.rowcount
+
+
+async def set_kyc_verified(conn: AsyncConnection, user_id: uuid.UUID, verified: bool) -> bool:
+    result = await conn.execute(
+        sa.update(users)
+        .where(users.c.id == user_id)
+        .values(kyc_verified=verified, updated_at=sa.func.now())
+    )
+    return bool(result.rowcount)

@@ -53,4 +53,9 @@ class UserResponse(BaseModel):
     first_name: str | None
     last_name: str | None
     date_of_birth: date
+    kyc_verified: bool = False
     created_at: datetime
+
+
+class KycUpdate(_Strict):
+    verified: bool

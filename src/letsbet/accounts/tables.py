@@ -27,6 +27,8 @@ users = sa.Table(
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
     sa.Column("date_of_birth", sa.Date, nullable=False),
+    # Set by staff until the compliance issue's KYC flow drives it; withdrawals require it.
+    sa.Column("kyc_verified", sa.Boolean, nullable=False, server_default=sa.text("false")),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),

@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     mpesa_certificate_path: Path | None = None
     mpesa_callback_base_url: str = ""
     mpesa_callback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mpesa_base_url: str = ""  # default: Daraja's sandbox/production host, or the simulator's
 
     # Flutterwave
     flutterwave_secret_key: str = ""
@@ -134,6 +135,14 @@ class Settings(BaseSettings):
     flutterwave_encryption_key: str = ""
     flutterwave_secret_hash: str = ""
     flutterwave_environment: ProviderMode = ProviderMode.SIMULATOR
+    flutterwave_base_url: str = ""  # default: api.flutterwave.com, or the simulator's
+    flutterwave_callback_base_url: str = ""  # our public URL for redirects and transfer callbacks
+
+    # payments (both providers)
+    payments_http_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    payments_reconcile_after_seconds: float = Field(60.0, ge=0, le=86_400)
+    payments_reconcile_every_seconds: float = Field(10.0, gt=0, le=3600)
+    payments_give_up_after_seconds: float = Field(900.0, ge=0, le=7 * 86_400)
 
     # the simulated odds feed (role odds): the margin built into its books and how it is spread
     # (proportional, or power: more of it on long shots); match minutes per minute of the clock
@@ -235,6 +244,13 @@ class Settings(BaseSettings):
                 raise ConfigError(variable, "production cannot use the simulator")
         if "*" in self.cors_origins:
             raise ConfigError("CORS_ORIGINS", "production cannot allow every origin (*)")
+        for variable, callback in (
+            ("MPESA_CALLBACK_BASE_URL", self.mpesa_callback_base_url),
+            ("FLUTTERWAVE_CALLBACK_BASE_URL", self.flutterwave_callback_base_url),
+        ):
+            if callback and not callback.startswith("https://"):
+                # Daraja requires HTTPS callbacks, and the callback token must not travel in clear.
+                raise ConfigError(variable, "production callbacks must use https://")
         if self.demo_data:
             raise ConfigError("DEMO_DATA", "production cannot seed demo accounts")
         for variable, url in (
@@ -247,6 +263,22 @@ class Settings(BaseSettings):
         return self
 
     # -- derived values -------------------------------------------------------------------
+    def mpesa_url(self) -> str:
+        if self.mpesa_base_url:
+            return self.mpesa_base_url.rstrip("/")
+        return {
+            ProviderMode.SANDBOX: "https://sandbox.safaricom.co.ke",
+            ProviderMode.PRODUCTION: "https://api.safaricom.co.ke",
+            ProviderMode.SIMULATOR: "http://127.0.0.1:8091",
+        }[self.mpesa_environment]
+
+    def flutterwave_url(self) -> str:
+        if self.flutterwave_base_url:
+            return self.flutterwave_base_url.rstrip("/")
+        if self.flutterwave_environment == ProviderMode.SIMULATOR:
+            return "http://127.0.0.1:8092"
+        return "https://api.flutterwave.com"
+
     @property
     def is_development(self) -> bool:
         return self.environment in (Environment.DEVELOPMENT, Environment.TEST)

@@ -26,6 +26,7 @@ _SENSITIVE = {
     "secret",
     "authorization",
     "phone",
+    "msisdn",
     "pin",
     "id_number",
     "api_key",
@@ -187,4 +188,38 @@ LIABILITY_TOTAL = Gauge(
     "Per-event liability summed over every event, in minor units (a multi counts once per "
     "event it covers)",
     ["currency"],
+)
+
+# -- payments -----------------------------------------------------------------------------------
+PAYMENTS = Counter(
+    "letsbet_payments_total",
+    "Payment state changes, by provider, direction and the status reached",
+    ["provider", "direction", "status"],
+)
+PAYMENTS_AMOUNT = Counter(
+    "letsbet_payments_amount_minor_total",
+    "Gross amount of succeeded payments, in minor units",
+    ["provider", "direction", "currency"],
+)
+PAYMENT_CALLBACKS = Counter(
+    "letsbet_payment_callbacks_total",
+    "Provider callbacks and webhooks, by kind and what we did with them",
+    ["provider", "kind", "outcome"],
+)
+PAYMENT_CALLBACK_TO_CREDIT = Histogram(
+    "letsbet_payment_callback_to_credit_seconds",
+    "From a verified provider callback arriving to its ledger transfer committed",
+    ["provider"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+PAYMENT_PROVIDER_CALLS = Histogram(
+    "letsbet_payment_provider_call_seconds",
+    "Calls to payment providers (with retries), by operation and outcome",
+    ["provider", "operation", "outcome"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+PAYMENTS_RECONCILED = Counter(
+    "letsbet_payments_reconciled_total",
+    "Open payments looked at by the reconciler, by outcome",
+    ["provider", "outcome"],
 )

@@ -1,8 +1,8 @@
 """Process roles and their lifecycle: start, ready, drain, stop.
 
 `letsbet serve ROLE...` runs the named roles in one process; `letsbet run` runs all of them.
-Roles later issues fill in (games, settlement, payments, odds) start as idle workers whose
-lifecycle is already real: they connect, report readiness and stop cleanly.
+Roles later issues fill in (games) start as idle workers whose lifecycle is already real: they
+connect, report readiness and stop cleanly.
 """
 
 from __future__ import annotations
@@ -83,6 +83,14 @@ async def _api_background(runtime: Runtime, stop: asyncio.Event) -> None:
     await odds_cache(runtime).run(stop)
 
 
+async def _payments(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Provider reconciliation: settle deposits and withdrawals no callback settled."""
+    from letsbet.payments.gateway import gateway_of
+    from letsbet.payments.reconcile import reconcile_loop
+
+    await reconcile_loop(runtime.db, gateway_of(runtime), stop)
+
+
 async def _odds(runtime: Runtime, stop: asyncio.Event) -> None:
     """The simulated odds feed; replicas without the leader lock idle and retry."""
     from letsbet.sportsbook.odds.simulator import Simulator
@@ -100,7 +108,7 @@ WORKERS: dict[str, RoleMain] = {
     "relay": _relay,
     "games": _idle_worker,
     "settlement": _settlement,
-    "payments": _idle_worker,
+    "payments": _payments,
     "odds": _odds,
 }
 
@@ -192,6 +200,9 @@ async def serve(
     await asyncio.gather(*tasks.values(), return_exceptions=True)
     for role in roles:
         ROLE_UP.labels(role).set(0)
+    from letsbet.payments.gateway import close_gateway
+
+    await close_gateway(runtime)
     await runtime.close()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(sig)

@@ -30,12 +30,17 @@ class Tenant:
     max_stake: int
     min_deposit: int
     max_deposit: int
-    deposit_cap_before_kyc: int
+    deposit_cap_before_kyc: int  # total deposits a player may make before KYC
+    min_withdrawal: int
+    max_withdrawal: int
     max_payout: int  # largest return one bet may pay
     max_legs: int  # legs in a multi or system
     allow_betting_before_kyc: bool
     # Effective-dated tax regimes are data in compliance/tax, looked up by these ids.
     tax_regime_ids: tuple[str, ...] = field(default=())
+    # Mobile money networks a player picks from (Flutterwave Ghana); empty: the provider's
+    # own (M-Pesa) or a hosted checkout (Flutterwave Nigeria).
+    payment_networks: tuple[str, ...] = field(default=())
 
     def id_number_valid(self, id_type: str, id_number: str) -> bool:
         pattern = self.kyc_id_types.get(id_type)

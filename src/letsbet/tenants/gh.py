@@ -28,6 +28,9 @@ GHANA = Tenant(
     max_payout=2_000_000_00,
     max_legs=30,
     deposit_cap_before_kyc=1_000_00,
+    min_withdrawal=10_00,
+    max_withdrawal=20_000_00,
     allow_betting_before_kyc=True,
     tax_regime_ids=("gh-act-1094-wht", "gh-operator-ggr"),
+    payment_networks=("MTN", "VODAFONE", "TIGO"),  # Flutterwave's names; Telecel is VODAFONE
 )

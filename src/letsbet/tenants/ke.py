@@ -27,6 +27,8 @@ KENYA = Tenant(
     max_payout=20_000_000_00,
     max_legs=30,
     deposit_cap_before_kyc=5_000_00,
+    min_withdrawal=100_00,
+    max_withdrawal=250_000_00,  # M-Pesa B2C per-transaction ceiling
     allow_betting_before_kyc=True,
     tax_regime_ids=("ke-2025-finance-act", "ke-operator-ggr"),
 )

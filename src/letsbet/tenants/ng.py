@@ -31,6 +31,8 @@ NIGERIA = Tenant(
     max_payout=100_000_000_00,
     max_legs=30,
     deposit_cap_before_kyc=50_000_00,
+    min_withdrawal=1_000_00,
+    max_withdrawal=5_000_000_00,
     allow_betting_before_kyc=True,
     tax_regime_ids=("ng-lagos-wht",),
 )

@@ -1,0 +1,1 @@
+"""Payments: mobile-money deposits and withdrawals through M-Pesa (KE) and Flutterwave (NG, GH)."""

@@ -1,0 +1,1 @@
+"""Flutterwave v3: hosted payments (NG), Ghana mobile money charges, transfers, webhooks."""

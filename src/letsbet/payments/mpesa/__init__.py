@@ -1,0 +1,1 @@
+"""Safaricom M-Pesa (Daraja): STK Push deposits, STK query, B2C withdrawals."""
