@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from letsbet.accounts.endpoints import router as accounts_router
+from letsbet.crash.endpoints import fairness_router, games_router
 from letsbet.ledger.endpoints import router as ledger_router
 from letsbet.platform.config import Environment
 from letsbet.platform.health import router as health_router
@@ -44,6 +45,8 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(odds_ws_router)
         app.include_router(bets_router)
         app.include_router(cashout_router)
+        app.include_router(fairness_router)
+        app.include_router(games_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,
