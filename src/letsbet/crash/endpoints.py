@@ -45,7 +45,7 @@ from letsbet.crash.schemas import (
 from letsbet.crash.service import BetView
 from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep
 from letsbet.platform.http.ratelimit import rate_limit
-from letsbet.platform.money import CURRENCIES, Money
+from letsbet.platform.money import Money, minor_units
 
 fairness_router = APIRouter(prefix="/api/fairness", tags=["crash"])
 games_router = APIRouter(prefix="/api/games/crash", tags=["crash"])
@@ -183,8 +183,7 @@ async def biggest_wins(
 ) -> LeaderboardOut:
     games = crash_games(runtime)
     games.game(game_id)
-    if currency not in CURRENCIES:
-        currency = "KES"
+    minor_units(currency)  # 422 unknown_currency for one letsbet does not handle
     day = games.clock().astimezone(UTC).date()
     wins = await leaderboard.biggest_wins(
         runtime.redis, game_id=game_id, currency=currency, day=day, limit=limit

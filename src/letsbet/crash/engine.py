@@ -54,6 +54,7 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 Row = repo.Row
 IDLE = timedelta(seconds=5)  # no chain or salt yet: look again later
+_RACED = object()  # another engine opened the round first
 RTP_ROUNDS = 1000
 LEADER_RETRY_SECONDS = 2.0
 
@@ -98,8 +99,7 @@ class RoundEngine:
         if current is None or (
             current.status == RoundStatus.CRASHED and now >= current.crashed_at + self.game.cooldown
         ):
-            opened = await self._open(now)
-            return opened.betting_closes_at if opened is not None else now + IDLE
+            return await self._open(now)
         if current.status == RoundStatus.CRASHED:
             return current.crashed_at + self.game.cooldown  # type: ignore[no-any-return]
         if current.status == RoundStatus.BETTING:
@@ -109,26 +109,37 @@ class RoundEngine:
         return await self._fly(current, now)
 
     # -- betting window ----------------------------------------------------------------------
-    async def _open(self, now: datetime) -> Row | None:
-        """The next round on the next link of the game's chain, or None (nothing to play)."""
+    async def _open(self, now: datetime) -> datetime:
+        """Open the next round on the next link of the game's chain; when to step next."""
         try:
             row = await run_in_transaction(self.db, lambda conn: self._create_round(conn, now))
         except (ChainExhausted, ChainKeyMismatch, ChainBroken) as exc:
             self._warn(type(exc).__name__, str(exc))
-            return None
-        if row is not None:
-            self._warned = None
-            await self.feed.publish(
-                self.game_id, feed.round_starting(self.game_id, row.id, row.betting_closes_at)
-            )
-            log.debug("crash.round_opened", game_id=self.game_id, round_id=row.id)
-        return row
+            return now + IDLE
+        if row is _RACED:
+            return now  # another engine opened it meanwhile: step on with that round
+        if row is None:
+            return now + IDLE
+        self._warned = None
+        await self.feed.publish(
+            self.game_id, feed.round_starting(self.game_id, row.id, row.betting_closes_at)
+        )
+        log.debug("crash.round_opened", game_id=self.game_id, round_id=row.id)
+        closes: datetime = row.betting_closes_at
+        return closes
 
-    async def _create_round(self, conn: AsyncConnection, now: datetime) -> Row | None:
+    async def _create_round(self, conn: AsyncConnection, now: datetime) -> Row:
+        """The new round's row, None when there is nothing to play, or _RACED."""
         game = self.game
         if game.salt is None:
             self._warn("no_salt", "set CRASH_SALT (or id:salt in CRASH_GAMES) to play")
             return None
+        await repo.lock_game(conn, game.game_id)
+        latest = await repo.latest_round(conn, game.game_id)
+        if latest is not None and (
+            latest.status != RoundStatus.CRASHED or now < latest.crashed_at + game.cooldown
+        ):
+            return _RACED
         chain = await repo.latest_chain(conn, game.game_id)
         if chain is None:
             self._warn("no_chain", "run `letsbet fairness new-chain --game ID` first")
@@ -157,7 +168,7 @@ class RoundEngine:
             betting_opens_at=now,
             betting_closes_at=now + game.betting_window,
         )
-        return await repo.round_by_id(conn, round_id) if round_id is not None else None
+        return await repo.round_by_id(conn, round_id) if round_id is not None else _RACED
 
     def _warn(self, reason: str, hint: str) -> None:
         if self._warned != reason:  # once per cause, not every few seconds

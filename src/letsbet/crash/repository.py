@@ -78,6 +78,13 @@ async def pin_chain(conn: AsyncConnection, chain_id: int, *, salt: str, edge: De
 
 
 # -- rounds ------------------------------------------------------------------------------------
+async def lock_game(conn: AsyncConnection, game_id: str) -> None:
+    """Serialise opening rounds of one game (for the transaction), even between two engines
+    that both believe they lead."""
+    key = sa.func.hashtextextended(f"crash-open:{game_id}", 0)
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
 async def latest_round(conn: AsyncConnection, game_id: str, *, for_share: bool = False) -> Row:
     query = (
         sa.select(crash_rounds)
