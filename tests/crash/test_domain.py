@@ -95,6 +95,8 @@ def test_the_cap_force_cashes_below_auto_targets() -> None:
     assert cashout_at(time_to_reach(190), auto=150, flight=capped) == (150, CashoutKind.AUTO)
     # A cap above the crash point never fires: the round ends first.
     assert cashout_at(10**6, auto=None, flight=Flight(crash_point=150, cap=180)) is None
+    # Nor does anything in a round that crashes at 1.00x, even a cap of 1.00x.
+    assert cashout_at(0, auto=101, flight=Flight(crash_point=100, cap=100)) is None
 
 
 def test_due_cashouts_run_in_ascending_target_order() -> None:

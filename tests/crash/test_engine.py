@@ -18,6 +18,7 @@ from letsbet.crash.tables import crash_chains
 from letsbet.errors import LetsbetError
 from letsbet.ledger.reconcile import check
 from letsbet.ledger.tables import ledger_transfers
+from letsbet.platform.bus.tables import outbox
 from letsbet.platform.runtime import Runtime
 from tests.crash.helpers import (
     SALT,
@@ -109,6 +110,30 @@ async def test_a_round_from_betting_to_crash(runtime: Runtime) -> None:
         assert previous_link(crashed["game_hash"]) == terminating
         assert verify_chain(crashed["game_hash"], terminating, max_games=10) == 1
         assert crash_point(crashed["game_hash"], SALT) == crash
+
+        # The durable record: every bet, cash-out and the crash went through the outbox.
+        async with runtime.db.connect() as conn:
+            subjects = (
+                (
+                    await conn.execute(
+                        sa.select(outbox.c.subject)
+                        .where(
+                            outbox.c.subject.startswith("crash."),
+                            sa.or_(
+                                outbox.c.payload["data"]["round_id"].as_integer() == current.id,
+                            ),
+                        )
+                        .order_by(outbox.c.seq)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert subjects == [
+            *["crash.bet.placed"] * 3,
+            *["crash.bet.cashed_out"] * 2,
+            "crash.round.crashed",
+        ]
 
         # A cash-out after the crash: the cashed bet answers with its cash-out, the lost one 409.
         again = await game.cash_out(manual, first.id)

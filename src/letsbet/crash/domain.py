@@ -142,6 +142,8 @@ class Flight:
 def forced_multiplier(auto: int | None, flight: Flight) -> tuple[int, CashoutKind] | None:
     """Where the server cashes a bet out by itself: its auto-cash-out target or the round's
     cap, whichever comes first, if the round reaches it (at or below the crash point)."""
+    if flight.crash_point <= ONE:
+        return None  # an instant crash (1.00x) leaves no moment to cash out at all
     best: tuple[int, CashoutKind] | None = None
     for limit, kind in ((auto, CashoutKind.AUTO), (flight.cap, CashoutKind.CAP)):
         if limit is not None and limit <= flight.crash_point and (best is None or limit < best[0]):

@@ -45,6 +45,7 @@ from letsbet.crash.fairness import crash_point, derive_key, previous_link
 from letsbet.crash.leader import AdvisoryLock, lock_key
 from letsbet.crash.settlement import CashedOut, cash_out, settle_losses
 from letsbet.platform.aio import wait_or_stop
+from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.db import Database, run_in_transaction
 from letsbet.platform.observability import CRASH_LEADER, CRASH_ROUNDS, CRASH_RTP, get_logger
 from letsbet.platform.runtime import Runtime
@@ -275,8 +276,24 @@ class RoundEngine:
         if elapsed >= flight.crash_ms:
             # The crash instant follows from the curve, not from when this step ran.
             step.crashed_at = current.started_at + timedelta(milliseconds=flight.crash_ms)
-            await settle_losses(conn, current.id, now=step.crashed_at)
+            lost = await settle_losses(conn, current.id, now=step.crashed_at)
             step.crashed_here = await repo.crash(conn, current.id, crashed_at=step.crashed_at)
+            if step.crashed_here:
+                await record(
+                    conn,
+                    Event(
+                        "crash.round.crashed",
+                        {
+                            "round_id": current.id,
+                            "game_id": self.game_id,
+                            "round_number": current.game_number,
+                            "crash_point": current.crash_point,
+                            "game_hash": current.game_hash,
+                            "crashed_at": step.crashed_at.isoformat(),
+                            "bets_lost": len(lost),
+                        },
+                    ),
+                )
         return step
 
     async def _announce_cashout(self, cashed: CashedOut, now: datetime) -> None:
