@@ -239,8 +239,11 @@ class RoundEngine:
             self.game_id, feed.tick(self.game_id, current.id, elapsed, multiplier_at(elapsed))
         )
         started: datetime = current.started_at
-        due = next_due_ms(outcome.riding, elapsed, flight)
-        return min(now + self.game.tick, started + timedelta(milliseconds=due))
+        # Ticks on a fixed grid from take-off, so the time a step takes does not add up.
+        tick_ms = self.game.tick // timedelta(milliseconds=1)
+        next_tick = (elapsed // tick_ms + 1) * tick_ms
+        due = min(next_tick, next_due_ms(outcome.riding, elapsed, flight))
+        return started + timedelta(milliseconds=due)
 
     async def _fly_step(
         self, conn: AsyncConnection, current: Row, elapsed: int, now: datetime
