@@ -3,10 +3,9 @@ funded players, and a real NATS subscription collecting the live frames."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -253,11 +252,3 @@ async def step_until(
             return current
         clock.set(max(due, clock() + stride))
     raise AssertionError(f"round never reached {status}")
-
-
-async def gather(*aws: Any) -> list[Any]:
-    return list(await asyncio.gather(*aws, return_exceptions=True))
-
-
-def codes(results: Sequence[Any]) -> list[str | None]:
-    return [getattr(r, "code", None) if isinstance(r, Exception) else None for r in results]
