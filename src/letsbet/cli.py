@@ -7,6 +7,10 @@
     letsbet ledger check                 prove the books balance (exit 0) or list every break (1)
     letsbet config check                 validate the configuration and print it (no secrets)
     letsbet simulate mpesa|flutterwave   a local Daraja or Flutterwave simulator (development)
+    letsbet fairness new-chain [--length N] [--game ID]        a crash hash chain; prints the
+                                         terminating hash to publish (the commitment)
+    letsbet fairness crash-point --hash HEX --salt SALT [--edge 1]   e.g. 1.26
+    letsbet fairness verify-chain --hash HEX --terminating HEX [--max N]   the game number, or 1
 
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 from datetime import date
@@ -42,6 +47,7 @@ def _migrate_up(url: str) -> None:
 
 async def _seed_demo(settings: Settings) -> None:
     from letsbet.accounts.demo import seed
+    from letsbet.crash.demo import seed_chains
     from letsbet.platform.db import Database
     from letsbet.sportsbook.catalogue.demo import seed as seed_fixtures
 
@@ -50,6 +56,7 @@ async def _seed_demo(settings: Settings) -> None:
         async with db.transaction() as conn:
             accounts = await seed(conn)
             await seed_fixtures(conn)
+            await seed_chains(conn, settings)
     finally:
         await db.close()
     lines = [f"  {a['role']:<11} phone {a['phone']}  password {a['password']}" for a in accounts]
@@ -235,6 +242,83 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return _run_loop(serve())
 
 
+def cmd_fairness_new_chain(args: argparse.Namespace) -> int:
+    import secrets
+    import time
+
+    from letsbet.crash import fairness
+    from letsbet.crash.chains import store_chain
+    from letsbet.platform import servers
+    from letsbet.platform.db import Database
+
+    if not 1 <= args.length <= 100_000_000 or not 1 <= args.checkpoint_every <= 1_000_000:
+        print("letsbet: --length is 1..100000000, --checkpoint-every 1..1000000", file=sys.stderr)
+        return 2
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", args.game):
+        print("letsbet: --game is 1-32 of a-z, 0-9 and '-'", file=sys.stderr)
+        return 2
+    settings = _settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    started = time.perf_counter()
+    chain = fairness.generate_chain(
+        secrets.token_bytes(32), args.length, every=args.checkpoint_every
+    )
+    seconds = time.perf_counter() - started
+    key = fairness.derive_key(settings.crash_chain_secret)
+
+    async def store(url: str) -> int:
+        db = Database(url, pool_size=1)
+        try:
+            async with db.transaction() as conn:
+                return (await store_chain(conn, game_id=args.game, chain=chain, key=key)).id
+        finally:
+            await db.close()
+
+    with servers.resolved(settings) as ready:
+        url = ready.resolved_database_url() or ""
+        _migrate_up(url)
+        chain_id = asyncio.run(store(url))
+    print(f"game {args.game}: chain {chain_id} of {args.length} games in {seconds:.1f} s")
+    print(f"stored {len(chain.checkpoints)} sealed checkpoints (every {chain.every} links)")
+    print("terminating hash (publish it before the first round, then fix the salt):")
+    print(chain.terminating_hash)
+    return 0
+
+
+def cmd_fairness_crash_point(args: argparse.Namespace) -> int:
+    from letsbet.crash import fairness
+
+    try:
+        game_hash = fairness.check_hash(args.hash)
+        point = fairness.crash_point(game_hash, _salt(args.salt), args.edge)
+    except ValueError as exc:
+        print(f"letsbet: {exc}", file=sys.stderr)
+        return 2
+    print(fairness.format_multiplier(point))
+    return 0
+
+
+def cmd_fairness_verify_chain(args: argparse.Namespace) -> int:
+    from letsbet.crash import fairness
+
+    try:
+        number = fairness.verify_chain(args.hash, args.terminating, max_games=args.max)
+    except ValueError as exc:
+        print(f"letsbet: {exc}", file=sys.stderr)
+        return 2
+    if number is None:
+        print(f"not in the chain within {args.max} games", file=sys.stderr)
+        return 1
+    print(number)
+    return 0
+
+
+def _salt(value: str) -> str:
+    if not re.fullmatch(r"[\x21-\x7e]{1,128}", value):
+        raise ValueError("the salt is 1-128 printable ASCII characters")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="letsbet", description="letsbet betting platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_sub.add_parser(
         "check", help="prove the books balance (exit 0 sound, 1 with a report of every break)"
     ).set_defaults(func=cmd_ledger_check)
+    _fairness_parser(sub)
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("check", help="validate and print").set_defaults(func=cmd_config_check)
@@ -272,6 +357,28 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--webhook-url", help="flutterwave: where to send webhooks")
     simulate.set_defaults(func=cmd_simulate)
     return parser
+
+
+def _fairness_parser(sub: Any) -> None:
+    fair = sub.add_parser("fairness", help="the crash game's provably fair hash chain")
+    fair_sub = fair.add_subparsers(dest="fairness_command", required=True)
+    new = fair_sub.add_parser("new-chain", help="generate and store a chain; print its commitment")
+    new.add_argument("--length", type=int, default=1_000_000, help="games (default 1000000)")
+    new.add_argument("--game", default="crash", help="game id (default crash)")
+    new.add_argument("--checkpoint-every", type=int, default=1000, help=argparse.SUPPRESS)
+    new.set_defaults(func=cmd_fairness_new_chain)
+    point = fair_sub.add_parser("crash-point", help="a game hash's crash point, e.g. 1.26")
+    point.add_argument("--hash", required=True)
+    point.add_argument("--salt", required=True)
+    point.add_argument("--edge", type=float, default=1.0, help="house edge in percent")
+    point.set_defaults(func=cmd_fairness_crash_point)
+    verify = fair_sub.add_parser(
+        "verify-chain", help="the game number of a hash (exit 1 if not in the chain)"
+    )
+    verify.add_argument("--hash", required=True)
+    verify.add_argument("--terminating", required=True)
+    verify.add_argument("--max", type=int, default=10_000_000, help="games to try")
+    verify.set_defaults(func=cmd_fairness_verify_chain)
 
 
 def main(argv: list[str] | None = None) -> None:

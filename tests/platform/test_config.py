@@ -92,6 +92,7 @@ def test_secrets_are_not_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> No
 PRODUCTION_OK = {
     "ENVIRONMENT": "production",
     "JWT_SECRET": "s" * 40,
+    "CRASH_CHAIN_KEY": "c" * 40,
     "DATABASE_URL": "postgresql://u@db/letsbet",
     "REDIS_URL": "redis://cache:6379/0",
     "NATS_URL": "nats://nats:4222",

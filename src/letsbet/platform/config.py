@@ -7,7 +7,9 @@ the platform starts an embedded real one (see `platform.embedded`).
 
 from __future__ import annotations
 
+import re
 import secrets
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +21,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 KNOWN_COUNTRIES = ("KE", "NG", "GH")
 # A development-only signing key; production refuses to start without its own JWT_SECRET.
 _DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0000"  # noqa: S105
+# Development-only crash settings: staging and production need their own chain key, and a game
+# there has no salt (and plays no rounds) until the operator fixes one after the commitment.
+_DEV_CRASH_CHAIN_KEY = "dev-only-insecure-crash-chain-key-0000000"
+DEV_CRASH_SALT = "letsbet-development-salt"
+_GAME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_SALT = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII: the salt is HMAC's ASCII key
 
 
 class Environment(StrEnum):
@@ -155,8 +163,23 @@ class Settings(BaseSettings):
     tax_wht_rate: float | None = Field(None, ge=0, le=1)
     tax_threshold: int | None = Field(None, ge=0)
 
+    # crash game: game ids, each optionally "id:salt" (the salt fixed after its commitment)
+    crash_games: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["crash"])
+    crash_salt: str | None = None  # for games listed without their own
+    crash_edge: Decimal = Field(Decimal(1), ge=0, lt=50, decimal_places=2)  # percent
+    crash_betting_window_seconds: float = Field(5.0, ge=1, le=60)
+    crash_cooldown_seconds: float = Field(3.0, ge=0, le=60)
+    crash_tick_ms: int = Field(100, ge=50, le=1000)
+    crash_max_bets_per_round: int = Field(2, ge=1, le=10)
+    crash_max_profit: int = Field(1_000_000, ge=1, le=10**12)  # major units per currency
+    crash_chain_key: str | None = None
+
     @field_validator(
-        "allowed_countries", "cors_origins", "mpesa_callback_allowed_ips", mode="before"
+        "allowed_countries",
+        "cors_origins",
+        "mpesa_callback_allowed_ips",
+        "crash_games",
+        mode="before",
     )
     @classmethod
     def _csv(cls, value: Any) -> Any:
@@ -172,6 +195,31 @@ class Settings(BaseSettings):
         if not codes:
             raise ValueError("at least one country is required")
         return codes
+
+    @field_validator("crash_games")
+    @classmethod
+    def _crash_games(cls, value: list[str]) -> list[str]:
+        ids = []
+        for entry in value:
+            game_id, _, salt = entry.partition(":")
+            if not _GAME_ID.match(game_id) or game_id in ("rounds", "bets"):
+                raise ValueError(
+                    f"bad game id {game_id!r}: 1-32 of a-z, 0-9 and '-', starting alphanumeric"
+                    " (not 'rounds' or 'bets')"
+                )
+            if salt and not _SALT.match(salt):
+                raise ValueError(f"bad salt for {game_id!r}: 1-128 printable ASCII characters")
+            ids.append(game_id)
+        if len(set(ids)) != len(ids):
+            raise ValueError("each game id may be listed once")
+        return value
+
+    @field_validator("crash_salt")
+    @classmethod
+    def _crash_salt(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not _SALT.match(value):
+            raise ValueError("1-128 printable ASCII characters")
+        return value or None
 
     @field_validator("log_level")
     @classmethod
@@ -232,6 +280,15 @@ class Settings(BaseSettings):
             # The development key is in the source: anyone could mint tokens with it.
             raise ConfigError(
                 "JWT_SECRET", f"{self.environment.value} needs a secret of at least 32 characters"
+            )
+        if self.environment in (Environment.STAGING, Environment.PRODUCTION) and (
+            not self.crash_chain_key or len(self.crash_chain_key) < 32
+        ):
+            # It seals the chain checkpoints: with the development key in the source, anyone
+            # who can read the database could compute every crash point still to come.
+            raise ConfigError(
+                "CRASH_CHAIN_KEY",
+                f"{self.environment.value} needs a key of at least 32 characters",
             )
         if self.environment != Environment.PRODUCTION:
             return self
@@ -298,6 +355,20 @@ class Settings(BaseSettings):
     @property
     def signing_secret(self) -> str:
         return self.jwt_secret or _DEV_JWT_SECRET
+
+    @property
+    def crash_chain_secret(self) -> str:
+        return self.crash_chain_key or _DEV_CRASH_CHAIN_KEY
+
+    def crash_game_salts(self) -> dict[str, str | None]:
+        """game id -> its salt: its own, else CRASH_SALT, else (development and test only) the
+        development salt; None means the game plays no rounds yet."""
+        fallback = self.crash_salt or (DEV_CRASH_SALT if self.is_development else None)
+        games: dict[str, str | None] = {}
+        for entry in self.crash_games:
+            game_id, _, salt = entry.partition(":")
+            games[game_id] = salt or fallback
+        return games
 
     def resolved_database_url(self) -> str | None:
         """DATABASE_URL, else one built from the seed's DATABASE_* parts, else None."""

@@ -223,3 +223,33 @@ PAYMENTS_RECONCILED = Counter(
     "Open payments looked at by the reconciler, by outcome",
     ["provider", "outcome"],
 )
+
+# -- crash game ---------------------------------------------------------------------------------
+CRASH_ROUNDS = Counter(
+    "letsbet_crash_rounds_total", "Crash rounds played to the crash", ["game_id"]
+)
+CRASH_BETS = Counter("letsbet_crash_bets_total", "Crash bets placed", ["game_id", "currency"])
+CRASH_BETS_REJECTED = Counter(
+    "letsbet_crash_bets_rejected_total", "Crash bets and cash-outs refused, by code", ["code"]
+)
+CRASH_STAKES = Counter(
+    "letsbet_crash_stake_minor_total", "Crash stakes taken, in minor units", ["game_id", "currency"]
+)
+CRASH_PAYOUTS = Counter(
+    "letsbet_crash_payout_minor_total",
+    "Crash payouts (stake x multiplier, before tax), in minor units",
+    ["game_id", "currency"],
+)
+CRASH_CASHOUTS = Counter(
+    "letsbet_crash_cashouts_total",
+    "Crash cash-outs by kind (manual, auto, cap)",
+    ["game_id", "kind"],
+)
+CRASH_RTP = Gauge(
+    "letsbet_crash_rtp_ratio",
+    "Realised return to player (payouts / stakes) over the game's last 1,000 rounds",
+    ["game_id", "currency"],
+)
+CRASH_LEADER = Gauge(
+    "letsbet_crash_leader", "1 while this process runs the game's rounds", ["game_id"]
+)

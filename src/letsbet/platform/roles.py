@@ -1,8 +1,6 @@
 """Process roles and their lifecycle: start, ready, drain, stop.
 
 `letsbet serve ROLE...` runs the named roles in one process; `letsbet run` runs all of them.
-Roles later issues fill in (games) start as idle workers whose lifecycle is already real: they
-connect, report readiness and stop cleanly.
 """
 
 from __future__ import annotations
@@ -91,6 +89,13 @@ async def _payments(runtime: Runtime, stop: asyncio.Event) -> None:
     await reconcile_loop(runtime.db, gateway_of(runtime), stop)
 
 
+async def _games(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Crash rounds: one runner per configured game, leading it while it holds its lock."""
+    from letsbet.crash.engine import run_games
+
+    await run_games(runtime, stop)
+
+
 async def _odds(runtime: Runtime, stop: asyncio.Event) -> None:
     """The simulated odds feed; replicas without the leader lock idle and retry."""
     from letsbet.sportsbook.odds.simulator import Simulator
@@ -106,7 +111,7 @@ async def _odds(runtime: Runtime, stop: asyncio.Event) -> None:
 
 WORKERS: dict[str, RoleMain] = {
     "relay": _relay,
-    "games": _idle_worker,
+    "games": _games,
     "settlement": _settlement,
     "payments": _payments,
     "odds": _odds,

@@ -1,0 +1,1 @@
+"""The crash game: provably fair chain, rounds with one leader per game, bets via the ledger."""
