@@ -219,7 +219,8 @@ class EventSummary(BaseModel):
     score: ScoreOut | None
     market_count: int = Field(description="Markets open for betting.")
     main_market: MainMarketOut | None = Field(
-        description="The headline market: 1X2, or the two-way winner (moneyline) where a sport has no draw."
+        description="The headline market: 1X2, or the two-way winner (moneyline) where a "
+        "sport has no draw."
     )
 
 
