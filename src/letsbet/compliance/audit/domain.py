@@ -225,6 +225,6 @@ class ChainWalk:
                 self.seq + 1,
                 "head_mismatch",
                 f"the chain head is at seq {head_seq} but the last row is {self.seq}: "
-                "rows at the end are missing",
+                "rows at the end were removed (or the head was moved)",
             )
         return None
