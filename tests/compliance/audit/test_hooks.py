@@ -354,3 +354,42 @@ async def test_list_refuses_players_and_bad_parameters(
         response = await client.get("/api/admin/audit", params=params, headers=admin)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["error"]["code"] == code
+
+
+async def test_a_staff_lockout_is_audited_a_players_is_not(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from letsbet.accounts.tables import users
+
+    ids = {}
+    for role in ("admin", "player"):
+        phone = random_phone()
+        body = {
+            "phone": phone,
+            "password": "long-enough-1",
+            "country": "KE",
+            "date_of_birth": "1990-01-01",
+        }
+        registered = await client.post("/api/auth/register", json=body)
+        ids[role] = (uuid.UUID(registered.json()["id"]), phone)
+    async with runtime.db.transaction() as conn:
+        await conn.execute(
+            sa.update(users).where(users.c.id == ids["admin"][0]).values(role="admin")
+        )
+    mark = await head(runtime)
+    for role in ("admin", "player"):
+        for _ in range(runtime.settings.login_max_failures + 1):
+            await client.post(
+                "/api/auth/login", json={"phone": ids[role][1], "password": "wrong-pass"}
+            )
+    row = await one_row(runtime, mark)
+    assert (row.action, row.target_id, row.actor_user_id, row.actor_role) == (
+        "accounts.staff.locked_out",
+        str(ids["admin"][0]),
+        None,
+        "anonymous",
+    )
+    assert row.after == {
+        "failures": runtime.settings.login_max_failures,
+        "locked_seconds": runtime.settings.login_lockout_seconds,
+    }
