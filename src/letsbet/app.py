@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from letsbet.accounts.endpoints import router as accounts_router
+from letsbet.accounts.privacy_endpoints import router as privacy_router
+from letsbet.compliance.audit.endpoints import router as audit_router
+from letsbet.compliance.reports.endpoints import router as reports_router
 from letsbet.crash.endpoints import fairness_router, games_router
 from letsbet.ledger.endpoints import router as ledger_router
 from letsbet.payments.endpoints import callback_router as payment_callbacks_router
@@ -43,6 +46,9 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
     app.include_router(health_router)
     if not health_only:
         app.include_router(accounts_router)
+        app.include_router(privacy_router)
+        app.include_router(audit_router)
+        app.include_router(reports_router)
         app.include_router(ledger_router)
         app.include_router(catalogue_router)
         app.include_router(trading_router)

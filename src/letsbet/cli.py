@@ -5,6 +5,8 @@
     letsbet migrate up|down|status       schema migrations (Alembic)
     letsbet admin create --phone --password --country [--role admin|compliance|player]
     letsbet ledger check                 prove the books balance (exit 0) or list every break (1)
+    letsbet audit verify                 walk the audit hash chain (exit 0) or name the first
+                                         broken row (1)
     letsbet config check                 validate the configuration and print it (no secrets)
     letsbet simulate mpesa|flutterwave   a local Daraja or Flutterwave simulator (development)
     letsbet fairness new-chain [--length N] [--game ID]        a crash hash chain; prints the
@@ -142,6 +144,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_admin_create(args: argparse.Namespace) -> int:
     from letsbet.accounts import service
     from letsbet.accounts.domain import Role
+    from letsbet.compliance.audit import service as audit
+    from letsbet.compliance.audit.domain import Actor
     from letsbet.errors import LetsbetError
     from letsbet.platform import servers
     from letsbet.platform.db import Database
@@ -162,6 +166,15 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
                     role=Role(args.role),
                     first_name=args.first_name,
                     last_name=args.last_name,
+                )
+                # Whoever ran the command on the server: the audit row says "system".
+                await audit.append(
+                    conn,
+                    Actor.system(args.country),
+                    action="accounts.user.create",
+                    target_type="user",
+                    target_id=user_id,
+                    after={"role": args.role, "country": args.country, "status": "active"},
                 )
             return str(user_id)
         finally:
@@ -197,6 +210,27 @@ def cmd_ledger_check(args: argparse.Namespace) -> int:
         finally:
             await db.close()
         print("\n".join(report.lines() if not report.sound else [report.summary()]))
+        return 0 if report.sound else 1
+
+    with servers.resolved(settings) as ready:
+        return asyncio.run(run(ready.resolved_database_url() or ""))
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from letsbet.compliance.audit.service import verify
+    from letsbet.platform import servers
+    from letsbet.platform.db import Database
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+
+    async def run(url: str) -> int:
+        db = Database(url, pool_size=1)
+        try:
+            report = await verify(db)
+        finally:
+            await db.close()
+        print(report.summary())
         return 0 if report.sound else 1
 
     with servers.resolved(settings) as ready:
@@ -347,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="prove the books balance (exit 0 sound, 1 with a report of every break)"
     ).set_defaults(func=cmd_ledger_check)
     _fairness_parser(sub)
+    audit = sub.add_parser("audit", help="the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify", help="check the hash chain (exit 0 sound, 1 naming the first broken row)"
+    ).set_defaults(func=cmd_audit_verify)
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("check", help="validate and print").set_defaults(func=cmd_config_check)

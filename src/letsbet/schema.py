@@ -1,6 +1,7 @@
 """Imports every table module so `metadata` knows the whole schema (for Alembic)."""
 
 from letsbet.accounts import tables as _accounts  # noqa: F401
+from letsbet.compliance.audit import tables as _audit  # noqa: F401
 from letsbet.crash import tables as _crash  # noqa: F401
 from letsbet.ledger import tables as _ledger  # noqa: F401
 from letsbet.payments import tables as _payments  # noqa: F401

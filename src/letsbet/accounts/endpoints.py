@@ -22,12 +22,16 @@ from letsbet.accounts.schemas import (
     UserResponse,
 )
 from letsbet.accounts.tokens import Principal
+from letsbet.compliance.audit import service as audit
+from letsbet.compliance.audit.domain import ANONYMOUS_ROLE, Actor
 from letsbet.errors import LetsbetError, NotFound
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep, Tx, require_role
+from letsbet.platform.http.errors import request_id_of
 from letsbet.platform.http.middleware import client_ip
 from letsbet.platform.http.ratelimit import rate_limit
 from letsbet.platform.observability import LOGINS, USERS_REGISTERED, get_logger
+from letsbet.platform.runtime import Runtime
 from letsbet.tenants import CountryNotAllowed, get_tenant
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -93,7 +97,9 @@ async def login(
     except LetsbetError as exc:
         LOGINS.labels(exc.code).inc()
         if isinstance(exc, service.InvalidCredentials):
-            await lockout.failed(body.phone, ip)
+            failures = await lockout.failed(body.phone, ip)
+            if failures == settings.login_max_failures:
+                await _audit_staff_lockout(request, runtime, body, ip, failures)
         raise
     if country not in settings.allowed_countries:
         raise CountryNotAllowed()
@@ -103,6 +109,32 @@ async def login(
         conn, runtime.signer, user_id=user_id, role=role, country=country
     )
     return _pair(pair)
+
+
+async def _audit_staff_lockout(
+    request: Request, runtime: Runtime, body: LoginRequest, ip: str, failures: int
+) -> None:
+    """A staff account just got locked out: someone may be guessing an admin's password.
+    Its own transaction, since the login's rolls back with the refusal."""
+    async with runtime.db.transaction() as conn:
+        user = await service.staff_by_phone(conn, body.phone, body.country)
+        if user is None:
+            return
+        actor = Actor(
+            user_id=None,
+            role=ANONYMOUS_ROLE,
+            country=user.country_code,
+            request_id=request_id_of(request),
+            client_ip=ip,
+        )
+        await audit.append(
+            conn,
+            actor,
+            action="accounts.staff.locked_out",
+            target_type="user",
+            target_id=user.id,
+            after={"failures": failures, "locked_seconds": runtime.settings.login_lockout_seconds},
+        )
 
 
 def _pair(pair: service.TokenPair) -> TokenResponse:

@@ -49,7 +49,8 @@ class LoginLockout:
         if int(ip_count or 0) >= self.max_failures * 10:
             raise LoginLocked(retry_after=max(int(ip_ttl), 1))
 
-    async def failed(self, phone: str, ip: str) -> None:
+    async def failed(self, phone: str, ip: str) -> int:
+        """Count a failure; the phone's failures in the window so far."""
         phone_key, ip_key = self._keys(phone, ip)
         async with self.redis.pipeline(transaction=False) as pipe:
             # SET NX EX starts the window once; INCR keeps the TTL (works on Redis 6 and 7).
@@ -57,9 +58,10 @@ class LoginLockout:
                 pipe.set(key, 0, ex=self.window, nx=True)
                 pipe.incr(key)
             try:
-                await pipe.execute()
+                results = await pipe.execute()
             except RedisError:
                 raise LoginUnavailable() from None
+        return int(results[1])
 
     async def succeeded(self, phone: str) -> None:
         try:

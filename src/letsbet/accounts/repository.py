@@ -107,3 +107,53 @@ async def set_kyc_verified(conn: AsyncConnection, user_id: uuid.UUID, verified: 
         .values(kyc_verified=verified, updated_at=sa.func.now())
     )
     return bool(result.rowcount)
+
+
+async def lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> Row[tuple[object, ...]] | None:
+    return (
+        await conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update())
+    ).first()
+
+
+async def anonymise_user(
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    *,
+    phone: str,
+    password_hash: str,
+    date_of_birth: date,
+    at: datetime,
+) -> None:
+    """Close the account and overwrite its personal data (the row and its id stay: the ledger,
+    bets and tax records point at it)."""
+    await conn.execute(
+        sa.update(users)
+        .where(users.c.id == user_id)
+        .values(
+            status="closed",
+            phone=phone,
+            password_hash=password_hash,
+            first_name=None,
+            last_name=None,
+            date_of_birth=date_of_birth,
+            updated_at=at,
+        )
+    )
+
+
+async def revoke_all_refresh_tokens(conn: AsyncConnection, user_id: uuid.UUID, at: datetime) -> int:
+    result = await conn.execute(
+        sa.update(refresh_tokens)
+        .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return result.rowcount
+
+
+async def sessions_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[Row[tuple[object, ...]]]:
+    query = (
+        sa.select(refresh_tokens)
+        .where(refresh_tokens.c.user_id == user_id)
+        .order_by(refresh_tokens.c.issued_at)
+    )
+    return list((await conn.execute(query)).all())

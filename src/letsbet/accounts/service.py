@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -99,6 +100,13 @@ async def authenticate(
     if user.status != "active":
         raise AccountDisabled()
     return user.id, Role(user.role), user.country_code
+
+
+async def staff_by_phone(conn: AsyncConnection, phone: str, country_hint: str | None) -> Any:
+    """The staff account (admin or compliance) with this phone, or None."""
+    e164 = _e164_or_none(phone, country_hint)
+    user = await repository.user_by_phone(conn, e164) if e164 else None
+    return user if user is not None and user.role != Role.PLAYER.value else None
 
 
 def _e164_or_none(phone: str, country_hint: str | None) -> str | None:

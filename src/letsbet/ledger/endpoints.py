@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts import repository as accounts_repository
 from letsbet.accounts.domain import Role
-from letsbet.accounts.tokens import Principal
+from letsbet.compliance.audit import service as audit
+from letsbet.compliance.audit.deps import staff
+from letsbet.compliance.audit.domain import Actor
 from letsbet.errors import NotFound
 from letsbet.ledger import queries, service
 from letsbet.ledger.domain import Entry, House, HouseAccount, PlayerCash, TransferSpec
@@ -29,7 +31,7 @@ from letsbet.ledger.schemas import (
     WalletResponse,
 )
 from letsbet.platform.db import run_in_transaction
-from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep, require_role
+from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep
 from letsbet.platform.http.ratelimit import rate_limit
 from letsbet.platform.money import Money, to_money
 from letsbet.platform.observability import get_logger
@@ -241,7 +243,7 @@ async def adjust_wallet(
     body: AdjustmentRequest,
     response: Response,
     runtime: RuntimeDep,
-    admin: Annotated[Principal, Depends(require_role(Role.ADMIN))],
+    admin: Annotated[Actor, Depends(staff(Role.ADMIN))],
 ) -> AdjustmentResponse:
     """Credit (positive amount) or debit (negative) a player's wallet against the house's
     adjustments account, recorded with the admin's id. A retry with the same idempotency key
@@ -254,7 +256,7 @@ async def adjust_wallet(
             raise UserNotFound(f"No account {user_id}.")
         country = user.country_code
         money = to_money(body.amount, get_tenant(country).currency, allow_negative=True)
-        return await service.post_transfer(
+        transfer = await service.post_transfer(
             conn,
             TransferSpec(
                 idempotency_key=ledger_key,
@@ -270,6 +272,25 @@ async def adjust_wallet(
                 initiated_by=admin.user_id,
             ),
         )
+        if not transfer.replayed:  # a replay is the same action, audited once
+            entry = transfer.entry_for(user_id)
+            await audit.append(
+                conn,
+                admin,
+                action="ledger.adjustment",
+                target_type="user",
+                target_id=user_id,
+                before={"balance": entry.balance_before},
+                after={
+                    "balance": entry.balance_after,
+                    "amount": entry.amount,
+                    "currency": transfer.currency,
+                    "reason": body.reason,
+                    "transfer_id": transfer.id,
+                },
+                country=country,
+            )
+        return transfer
 
     # Its own retried transaction (not the Tx dependency) so a deadlock is retried, not a 500.
     transfer = await run_in_transaction(runtime.db, post)

@@ -139,3 +139,9 @@ sa.Index(
     ledger_holds.c.account_id,
     postgresql_where=ledger_holds.c.status == "pending",
 )
+# Tax and GGR reports (compliance/reports) read a country's house accounts over a date range.
+sa.Index(
+    "ix_ledger_postings_account_id_created_at",
+    ledger_postings.c.account_id,
+    ledger_postings.c.created_at,
+)

@@ -253,3 +253,14 @@ CRASH_RTP = Gauge(
 CRASH_LEADER = Gauge(
     "letsbet_crash_leader", "1 while this process runs the game's rounds", ["game_id"]
 )
+
+# -- compliance ---------------------------------------------------------------------------------
+# Counted when the row is written; a transaction that rolls back afterwards takes its row (and
+# the action) with it, so this can run slightly ahead of the table.
+AUDIT_APPENDED = Counter(
+    "letsbet_audit_rows_appended_total", "Audit log rows appended, by action", ["action"]
+)
+ACCOUNTS_CLOSED = Counter(
+    "letsbet_accounts_closed_total", "Accounts closed and anonymised, by who asked", ["by"]
+)
+TAX_REPORTS = Counter("letsbet_tax_reports_total", "Tax reports served, by format", ["format"])

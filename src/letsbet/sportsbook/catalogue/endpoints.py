@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts.domain import Role
-from letsbet.accounts.tokens import Principal
-from letsbet.platform.http.deps import Conn, Tx, peek_principal, require_role
+from letsbet.compliance.audit.deps import staff
+from letsbet.compliance.audit.domain import Actor
+from letsbet.platform.http.deps import Conn, Tx, peek_principal
 from letsbet.platform.http.ratelimit import rate_limit
 from letsbet.sportsbook.catalogue import service
+from letsbet.sportsbook.catalogue.audit import audited
 from letsbet.sportsbook.catalogue.repository import AnyRow, EventFilter
 from letsbet.sportsbook.catalogue.schemas import (
     MAX_ID,
@@ -50,7 +52,7 @@ router_reads = [Depends(rate_limit("read"))]
 
 EventId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MarketId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+Admin = Annotated[Actor, Depends(staff(Role.ADMIN))]
 MAX_PAGE = 100
 
 
@@ -240,51 +242,50 @@ def _limits(limits: LimitsIn | EventPatch | None) -> dict[str, int | None]:
     return {k: None if v is None else service.limit_minor(v) for k, v in given.items()}
 
 
-def _actor(admin: Principal) -> str:
-    return f"user:{admin.user_id}"
-
-
 @admin_router.post("/events", status_code=201, response_model=EventDetail)
 async def create_event(body: EventCreate, conn: Tx, admin: Admin) -> EventDetail:
     """Create an event with its markets and opening odds; the competition is created if new."""
-    event_id = await service.create_event(
-        conn,
-        service.NewEvent(
-            sport_id=body.sport_id,
-            competition=body.competition.name,
-            region=body.competition.region,
-            home=body.home,
-            away=body.away,
-            starts_at=body.starts_at,
-            markets=_markets(body.markets),
-            countries=body.countries,
-            limits=_limits(body.limits),
-            external_id=body.external_id,
-        ),
-        actor=_actor(admin),
-    )
-    return await _reply(conn, event_id)
+    async with audited(conn, admin, "sportsbook.event.create") as target:
+        target.event_id = await service.create_event(
+            conn,
+            service.NewEvent(
+                sport_id=body.sport_id,
+                competition=body.competition.name,
+                region=body.competition.region,
+                home=body.home,
+                away=body.away,
+                starts_at=body.starts_at,
+                markets=_markets(body.markets),
+                countries=body.countries,
+                limits=_limits(body.limits),
+                external_id=body.external_id,
+            ),
+            actor=admin.label,
+        )
+    return await _reply(conn, target.event_id)
 
 
 @admin_router.post("/events/{event_id}/markets", status_code=201, response_model=EventDetail)
 async def add_markets(event_id: EventId, body: MarketsAdd, conn: Tx, admin: Admin) -> EventDetail:
     """Open more markets on an event."""
-    await service.add_markets(conn, event_id, _markets(body.markets), actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.markets.add", event_id=event_id):
+        await service.add_markets(conn, event_id, _markets(body.markets), actor=admin.label)
     return await _reply(conn, event_id)
 
 
 @admin_router.patch("/events/{event_id}", response_model=EventDetail)
 async def update_event(event_id: EventId, body: EventPatch, conn: Tx, admin: Admin) -> EventDetail:
     """Change status, kick-off, limits (null removes one) or score."""
-    await service.update_event(
-        conn,
-        event_id,
-        status=body.status,
-        starts_at=body.starts_at,
-        limits=_limits(body),
-        score=body.score(),
-        actor=_actor(admin),
-    )
+    async with audited(conn, admin, "sportsbook.event.update", event_id=event_id):
+        await service.update_event(
+            conn,
+            event_id,
+            status=body.status,
+            starts_at=body.starts_at,
+            limits=_limits(body),
+            score=body.score(),
+            actor=admin.label,
+        )
     return await _reply(conn, event_id)
 
 
@@ -292,33 +293,38 @@ async def update_event(event_id: EventId, body: EventPatch, conn: Tx, admin: Adm
 async def update_odds(event_id: EventId, body: OddsPatch, conn: Tx, admin: Admin) -> EventDetail:
     """Re-price outcomes of the event (history kept; one seq step for the whole change)."""
     prices = {o.outcome_id: service.parse_odds(o.odds) for o in body.outcomes}
-    await service.update_odds(conn, event_id, prices, actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.odds.update", event_id=event_id):
+        await service.update_odds(conn, event_id, prices, actor=admin.label)
     return await _reply(conn, event_id)
 
 
 @admin_router.post("/events/{event_id}/suspend", response_model=EventDetail)
 async def suspend_event(event_id: EventId, conn: Tx, admin: Admin) -> EventDetail:
-    await service.suspend_event(conn, event_id, actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.event.suspend", event_id=event_id):
+        await service.suspend_event(conn, event_id, actor=admin.label)
     return await _reply(conn, event_id)
 
 
 @admin_router.post("/events/{event_id}/unsuspend", response_model=EventDetail)
 async def unsuspend_event(event_id: EventId, conn: Tx, admin: Admin) -> EventDetail:
     """Resume betting: live if the event has kicked off, else scheduled."""
-    await service.unsuspend_event(conn, event_id, actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.event.unsuspend", event_id=event_id):
+        await service.unsuspend_event(conn, event_id, actor=admin.label)
     return await _reply(conn, event_id)
 
 
 @admin_router.post("/markets/{market_id}/suspend", response_model=EventDetail)
 async def suspend_market(market_id: MarketId, conn: Tx, admin: Admin) -> EventDetail:
     """Suspend one market; answers with its event."""
-    event_id = await service.set_market_open(conn, market_id, open_=False, actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.market.suspend", market_id=market_id):
+        event_id = await service.set_market_open(conn, market_id, open_=False, actor=admin.label)
     return await _reply(conn, event_id)
 
 
 @admin_router.post("/markets/{market_id}/unsuspend", response_model=EventDetail)
 async def unsuspend_market(market_id: MarketId, conn: Tx, admin: Admin) -> EventDetail:
-    event_id = await service.set_market_open(conn, market_id, open_=True, actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.market.unsuspend", market_id=market_id):
+        event_id = await service.set_market_open(conn, market_id, open_=True, actor=admin.label)
     return await _reply(conn, event_id)
 
 
@@ -345,7 +351,8 @@ async def result_event(event_id: EventId, body: ResultIn, conn: Tx, admin: Admin
         )
         for m in body.markets
     ]
-    await service.result_event(conn, event_id, results, score=body.score(), actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.event.result", event_id=event_id):
+        await service.result_event(conn, event_id, results, score=body.score(), actor=admin.label)
     return await _reply(conn, event_id)
 
 
@@ -363,5 +370,6 @@ async def rollback_result(
     """Roll back a market's settlement: its results are cleared, it stops taking bets (closed
     if the event has ended, else suspended) and every bet settled on it is reopened, its money
     reversed; post the right result afterwards to settle them again. Cash-outs stay final."""
-    await service.rollback_results(conn, event_id, [market_id], actor=_actor(admin))
+    async with audited(conn, admin, "sportsbook.market.rollback_result", event_id=event_id):
+        await service.rollback_results(conn, event_id, [market_id], actor=admin.label)
     return await _reply(conn, event_id)

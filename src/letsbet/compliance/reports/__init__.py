@@ -1,0 +1,1 @@
+"""Tax and GGR reports computed from the ledger's house accounts."""
