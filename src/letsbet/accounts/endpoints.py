@@ -23,6 +23,7 @@ from letsbet.accounts.schemas import (
 )
 from letsbet.accounts.tokens import Principal
 from letsbet.compliance.audit import service as audit
+from letsbet.compliance.audit.deps import staff
 from letsbet.compliance.audit.domain import ANONYMOUS_ROLE, Actor
 from letsbet.errors import LetsbetError, NotFound
 from letsbet.platform.bus.outbox import Event, record
@@ -214,20 +215,29 @@ async def admin_set_kyc(
     user_id: uuid.UUID,
     body: KycUpdate,
     conn: Tx,
-    admin: Annotated[Principal, Depends(require_role(Role.ADMIN))],
+    admin: Annotated[Actor, Depends(staff(Role.ADMIN))],
 ) -> UserResponse:
     """Mark an account's identity as verified (or not): withdrawals require it. Staff set it by
-    hand until the KYC provider flow (compliance) drives it."""
-    if not await repository.set_kyc_verified(conn, user_id, body.verified):
+    hand until the KYC provider flow (compliance) drives it. Audited."""
+    before = await repository.user_by_id(conn, user_id)
+    if before is None or not await repository.set_kyc_verified(conn, user_id, body.verified):
         raise NotFound(f"No account {user_id}.")
+    by = str(admin.user_id)
     await record(
         conn,
         Event(
-            "accounts.kyc.changed",
-            {"user_id": str(user_id), "verified": body.verified, "by": str(admin.user_id)},
+            "accounts.kyc.changed", {"user_id": str(user_id), "verified": body.verified, "by": by}
         ),
     )
-    log.info(
-        "accounts.kyc_set", user_id=str(user_id), verified=body.verified, by=str(admin.user_id)
+    await audit.append(
+        conn,
+        admin,
+        action="accounts.kyc.set",
+        target_type="user",
+        target_id=user_id,
+        before={"kyc_verified": before.kyc_verified},
+        after={"kyc_verified": body.verified},
+        country=str(before.country_code),
     )
+    log.info("accounts.kyc_set", user_id=str(user_id), verified=body.verified, by=by)
     return _user_response(await repository.user_by_id(conn, user_id))

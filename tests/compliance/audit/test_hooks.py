@@ -393,3 +393,25 @@ async def test_a_staff_lockout_is_audited_a_players_is_not(
         "failures": runtime.settings.login_max_failures,
         "locked_seconds": runtime.settings.login_lockout_seconds,
     }
+
+
+async def test_a_kyc_change_is_audited(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    admin_id, headers = staff(runtime)
+    user_id, _ = await funded_player(runtime)
+    mark = await head(runtime)
+    url = f"/api/admin/users/{user_id}/kyc"
+    response = await client.put(url, json={"verified": True}, headers=headers)
+    assert response.status_code == 200 and response.json()["kyc_verified"] is True
+    row = await one_row(runtime, mark)
+    assert (row.action, row.target_type, row.target_id, row.actor_user_id) == (
+        "accounts.kyc.set",
+        "user",
+        str(user_id),
+        admin_id,
+    )
+    assert (row.before, row.after) == ({"kyc_verified": False}, {"kyc_verified": True})
+    missing = await client.put(
+        f"/api/admin/users/{uuid.uuid4()}/kyc", json={"verified": True}, headers=headers
+    )
+    assert missing.status_code == 404
+    assert len(await rows_since(runtime, mark)) == 1
