@@ -29,8 +29,8 @@ AnyRow = Row[Any]
 _house_ids: dict[tuple[str, str, str, str, int], int] = {}
 _house_sets: dict[tuple[str, str, str], dict[tuple[HouseAccount, int], int]] = {}
 
-_LOCK = DriverSQL(
-    """
+# Every account of a transfer, locked in one round trip; also a CTE of bet placement's read.
+LOCK_SQL = """
     SELECT id, kind, owner_id, balance, held, version FROM ledger_accounts
     WHERE id = ANY(CAST(:ids AS bigint[]))
        OR (kind = 'player_cash' AND currency = :currency
@@ -38,18 +38,22 @@ _LOCK = DriverSQL(
     ORDER BY id
     FOR UPDATE
     """
-)
+_LOCK = DriverSQL(LOCK_SQL)
 
-# A whole transfer in one statement: claim the idempotency key, move the balances, record the
-# postings with their running balances and the event. When the key already exists nothing is
-# written and the statement returns 0: the caller answers with the original transfer.
-_WRITE_TRANSFER = DriverSQL(
-    """
-    WITH claimed AS (
+# Composable writes. Each is a list of CTEs that writes only when the composing statement's
+# `gate` CTE has a row: the ledger's own statements gate on nothing (`gate AS (SELECT 1)`),
+# bet placement gates on its bet row having claimed its idempotency key. Events go into the
+# composing statement's `evented` insert (OUTBOX_CTE), in the order given.
+
+# One transfer: claim its idempotency key (nothing is written when it exists), move the
+# balances, record the postings with their running balances.
+TRANSFER_CTES = """
+    transfer AS (
         INSERT INTO ledger_transfers (id, country_code, currency, type, idempotency_key,
                                       request_hash, reference, metadata, hold_id, initiated_by)
-        VALUES (:id, :country, :currency, :type, :idempotency_key, :request_hash, :reference,
-                CAST(:metadata AS jsonb), :hold_id, :initiated_by)
+        SELECT :id, :country, :currency, :type, :idempotency_key, :request_hash, :reference,
+               CAST(:metadata AS jsonb), :hold_id, :initiated_by
+        WHERE EXISTS (SELECT 1 FROM gate)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
     ), moved AS (
@@ -57,23 +61,73 @@ _WRITE_TRANSFER = DriverSQL(
         SET balance = v.balance, held = v.held, version = a.version + 1
         FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[]),
                     CAST(:helds AS bigint[])) AS v(id, balance, held)
-        WHERE a.id = v.id AND EXISTS (SELECT 1 FROM claimed)
+        WHERE a.id = v.id AND EXISTS (SELECT 1 FROM transfer)
         RETURNING a.id
     ), posted AS (
         INSERT INTO ledger_postings (transfer_id, account_id, country_code, currency, amount,
                                      balance_before, balance_after)
-        SELECT claimed.id, p.account_id, :country, :currency, p.amount, p.before, p.after
-        FROM claimed,
+        SELECT transfer.id, p.account_id, :country, :currency, p.amount, p.before, p.after
+        FROM transfer,
              unnest(CAST(:p_accounts AS bigint[]), CAST(:p_amounts AS bigint[]),
                     CAST(:p_before AS bigint[]), CAST(:p_after AS bigint[]))
              AS p(account_id, amount, before, after)
         RETURNING 1
-    ), evented AS (
+    )"""
+
+# One new hold: claim its key, raise the wallet's held amount.
+HOLD_CTES = """
+    hold AS (
+        INSERT INTO ledger_holds (id, account_id, country_code, currency, amount, status, type,
+                                  idempotency_key, request_hash, reference, metadata, expires_at)
+        SELECT :id, :account_id, :country, :currency, :amount, 'pending', :type,
+               :idempotency_key, :request_hash, :reference, CAST(:metadata AS jsonb),
+               :expires_at
+        WHERE EXISTS (SELECT 1 FROM gate)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+    ), reserved AS (
+        UPDATE ledger_accounts AS a SET held = v.held, version = a.version + 1
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:helds AS bigint[])) AS v(id, held)
+        WHERE a.id = v.id AND EXISTS (SELECT 1 FROM hold)
+        RETURNING a.id
+    )"""
+
+# Outbox rows, inserted in the order given (their seq follows it).
+OUTBOX_CTE = """
+    evented AS (
         INSERT INTO outbox (event_id, subject, payload)
-        SELECT :event_id, :subject, CAST(:payload AS jsonb) FROM claimed
+        SELECT e.event_id, e.subject, CAST(e.payload AS jsonb)
+        FROM unnest(CAST(:event_ids AS uuid[]), CAST(:subjects AS text[]),
+                    CAST(:payloads AS text[])) WITH ORDINALITY AS e(event_id, subject, payload, n)
+        WHERE EXISTS (SELECT 1 FROM gate)
+        ORDER BY e.n
+        RETURNING 1
+    )"""
+
+# A whole transfer in one statement: when its key already exists nothing is written and the
+# statement returns 0, and the caller answers with the original transfer.
+_WRITE_TRANSFER = DriverSQL(
+    "WITH gate AS (SELECT 1),"  # noqa: S608 - constant SQL fragments, no input
+    + TRANSFER_CTES
+    + """, evented AS (
+        INSERT INTO outbox (event_id, subject, payload)
+        SELECT :event_id, :subject, CAST(:payload AS jsonb) FROM transfer
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM claimed) AS claimed
+    SELECT (SELECT count(*) FROM transfer) AS claimed
+    """
+)
+
+# A new hold in one statement, the same way; returns 0 when its key already exists.
+_WRITE_HOLD = DriverSQL(
+    "WITH gate AS (SELECT 1),"  # noqa: S608 - constant SQL fragments, no input
+    + HOLD_CTES
+    + """, evented AS (
+        INSERT INTO outbox (event_id, subject, payload)
+        SELECT :event_id, :subject, CAST(:payload AS jsonb) FROM hold
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM hold) AS claimed
     """
 )
 
@@ -132,42 +186,74 @@ async def open_player_account(
 
 async def lock_accounts(
     conn: AsyncConnection, *, ids: Sequence[int], owners: Sequence[uuid.UUID], currency: str
-) -> list[AnyRow]:
-    """Lock the accounts in ascending id order: one global order means no lock cycles."""
-    result = await _LOCK.execute(
-        conn, {"ids": list(ids), "owners": list(owners), "currency": currency}
-    )
-    return list(result.all())
+) -> list[Any]:
+    """Lock the accounts in ascending id order: one global order means no lock cycles.
+    Rows are (id, kind, owner_id, balance, held, version)."""
+    return await _LOCK.fetch(conn, {"ids": list(ids), "owners": list(owners), "currency": currency})
 
 
-async def write_transfer(
-    conn: AsyncConnection,
-    *,
+def transfer_values(
     transfer: Mapping[str, Any],
     updated: Mapping[int, AccountState],
     postings: Sequence[Posting],
-    event: Mapping[str, Any],
-) -> bool:
-    """Write a transfer, its balances, postings and event; False if its key was taken."""
+) -> dict[str, Any]:
+    """The parameters of TRANSFER_CTES (and of `_WRITE_TRANSFER` without its event)."""
     ids = list(updated)
-    result = await _WRITE_TRANSFER.execute(
-        conn,
-        {
-            **transfer,
-            "metadata": orjson.dumps(transfer["metadata"]).decode(),
-            "ids": ids,
-            "balances": [updated[i].balance for i in ids],
-            "helds": [updated[i].held for i in ids],
-            "p_accounts": [p.account_id for p in postings],
-            "p_amounts": [p.amount for p in postings],
-            "p_before": [p.balance_before for p in postings],
-            "p_after": [p.balance_after for p in postings],
-            "event_id": event["event_id"],
-            "subject": event["subject"],
-            "payload": orjson.dumps(event["payload"]).decode(),
-        },
-    )
-    return bool(result.scalar_one())
+    return {
+        **transfer,
+        "metadata": orjson.dumps(transfer["metadata"]).decode(),
+        "ids": ids,
+        "balances": [updated[i].balance for i in ids],
+        "helds": [updated[i].held for i in ids],
+        "p_accounts": [p.account_id for p in postings],
+        "p_amounts": [p.amount for p in postings],
+        "p_before": [p.balance_before for p in postings],
+        "p_after": [p.balance_after for p in postings],
+    }
+
+
+def hold_values(hold: Mapping[str, Any], updated: Mapping[int, AccountState]) -> dict[str, Any]:
+    """The parameters of HOLD_CTES (and of `_WRITE_HOLD` without its event)."""
+    ids = list(updated)
+    return {
+        **hold,
+        "metadata": orjson.dumps(hold["metadata"]).decode(),
+        "ids": ids,
+        "helds": [updated[i].held for i in ids],
+    }
+
+
+def outbox_values(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of OUTBOX_CTE for outbox rows (`bus.outbox.outbox_row`)."""
+    return {
+        "event_ids": [e["event_id"] for e in events],
+        "subjects": [e["subject"] for e in events],
+        "payloads": [orjson.dumps(e["payload"]).decode() for e in events],
+    }
+
+
+def _event_values(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": event["event_id"],
+        "subject": event["subject"],
+        "payload": orjson.dumps(event["payload"]).decode(),
+    }
+
+
+async def write_transfer(
+    conn: AsyncConnection, values: Mapping[str, Any], event: Mapping[str, Any]
+) -> bool:
+    """Write a transfer (`transfer_values`), its balances, postings and event; False if its key
+    was taken."""
+    return bool(await _WRITE_TRANSFER.fetchval(conn, {**values, **_event_values(event)}))
+
+
+async def write_hold(
+    conn: AsyncConnection, values: Mapping[str, Any], event: Mapping[str, Any]
+) -> bool:
+    """Write a new hold (`hold_values`), the account's held amount and the event; False if its
+    key was taken."""
+    return bool(await _WRITE_HOLD.fetchval(conn, {**values, **_event_values(event)}))
 
 
 async def write_held(conn: AsyncConnection, updated: Mapping[int, AccountState]) -> None:
