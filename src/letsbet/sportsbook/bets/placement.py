@@ -20,6 +20,7 @@ from letsbet.compliance.tax import regime_for, stake_breakdown
 from letsbet.errors import Conflict, LetsbetError, NotFound, Unprocessable
 from letsbet.ledger import service as ledger
 from letsbet.ledger.domain import (
+    AccountRef,
     Entry,
     House,
     HouseAccount,
@@ -29,7 +30,7 @@ from letsbet.ledger.domain import (
     canonical_hash,
     tax_entries,
 )
-from letsbet.platform.bus.outbox import Event, record
+from letsbet.platform.bus.outbox import Event, outbox_row
 from letsbet.platform.money import Money
 from letsbet.sportsbook.bets import repository as repo
 from letsbet.sportsbook.bets.domain import (
@@ -157,83 +158,49 @@ async def place_bet(
     allowed_countries: list[str],
     now: datetime | None = None,
 ) -> Placed:
-    """Validate and place a bet; returns its id (replayed=True for a repeated key)."""
+    """Validate and place a bet; returns its id (replayed=True for a repeated key).
+
+    Two statements in the caller's transaction (BEGIN and COMMIT are the caller's): one read
+    (`repository.read_slip`: the key, eligibility's inputs, the prices, the stake's ledger
+    accounts locked) and, once every rule passed in Python, one write (`write_bet`: the bet,
+    its exposure, legs, lines, status, ledger transfer or hold, and events).
+    """
     now = now or datetime.now(UTC)
     tenant = request.tenant
     request_hash = request.request_hash()
-    try:
-        legs, lines, live, stake, potential, cap = await _validate(
-            conn, request, allowed_countries=allowed_countries, now=now
-        )
-    except LetsbetError:
-        # A replay answers with the original bet even if the same slip would now be refused
-        # (odds moved, event started): look the key up only on this unhappy path.
-        existing = await repo.bet_by_key(conn, request.key)
-        if existing is not None:
-            return _replay(existing, request_hash)
-        raise
-
     bet_id = uuid.uuid4()
+    plan = await ledger.plan_lock(
+        conn, tenant.code, tenant.currency, f"bet:{bet_id}:stake", _stake_refs(request, now)
+    )
+    slip = await repo.read_slip(
+        conn,
+        key=request.key,
+        user_id=request.user_id,
+        outcome_ids=[s.outcome_id for s in request.selections],
+        currency=tenant.currency,
+        lock=plan.values,
+    )
+    if slip.hit is not None:
+        # The key was used: answer with that bet (even if the same slip would now be refused,
+        # the odds having moved or the event started), or refuse a different slip.
+        return _replay(*slip.hit, request_hash)
+    legs, lines, live, stake, potential, cap = _validate(
+        slip, request, allowed_countries=allowed_countries, now=now
+    )
+    events = sorted({leg.event_id for leg in legs})
+    for event_id in events:  # checked again, under the row's lock, by the write
+        leg = next(leg for leg in legs if leg.event_id == event_id)
+        if leg.liability_cap is not None and (leg.exposure or 0) + potential > leg.liability_cap:
+            raise LiabilityCapReached()
+
     status = "pending" if live else "open"
     delay = max((leg.live_delay_seconds for leg in legs), default=0) if live else 0
     taxes = stake_breakdown(regime_for(tenant.code, now), stake)
-    claimed = await repo.claim_bet(
-        conn,
-        id=bet_id,
-        user_id=request.user_id,
-        country_code=tenant.code,
-        currency=tenant.currency,
-        bet_type=request.bet_type.value,
-        system=request.system,
-        stake_per_line=request.stake_per_line,
-        line_count=len(lines),
-        total_stake=stake,
-        stake_tax=taxes.tax,
-        potential_return=potential,
-        max_payout=cap,
-        status=status,
-        odds_change=request.odds_change.value,
-        live=live,
-        idempotency_key=request.key,
-        request_hash=request_hash,
-        placed_at=now,
-        accept_after=now + timedelta(seconds=delay) if live else None,
-    )
-    if not claimed:  # a concurrent request with this key committed first
-        row = await repo.bet_by_key(conn, request.key)
-        return _replay(row, request_hash)
-    # Ascending event id: two slips with the same events in another order lock the liability
-    # rows in the same order, so they queue instead of deadlocking.
-    for event_id, leg in sorted({leg.event_id: leg for leg in legs}.items()):
-        if not await repo.add_exposure(
-            conn,
-            event_id=event_id,
-            currency=tenant.currency,
-            amount=potential,
-            cap=leg.liability_cap,
-        ):
-            raise LiabilityCapReached()
-    await repo.insert_legs_and_lines(
-        conn,
-        bet_id,
-        [
-            {
-                "leg_no": n,
-                "event_id": leg.event_id,
-                "market_id": leg.market_id,
-                "outcome_id": leg.outcome_id,
-                "odds_milli": leg.odds_milli,
-                "seen_odds_milli": request.selections[n].odds_milli,
-            }
-            for n, leg in enumerate(legs)
-        ],
-        lines,
-        request.stake_per_line,
-    )
-    if live:
-        hold = await ledger.create_hold(
-            conn,
-            ledger.HoldSpec(
+    transfer: ledger.PreparedTransfer | None = None
+    hold: ledger.PreparedHold | None = None
+    try:
+        if live:
+            spec = ledger.HoldSpec(
                 idempotency_key=f"bet:{bet_id}:hold",
                 type="bet.live_stake",
                 country=tenant.code,
@@ -242,17 +209,30 @@ async def place_bet(
                 amount=stake,
                 reference=str(bet_id),
                 metadata={"bet_id": str(bet_id)},
-            ),
-        )
-        await repo.update_bet(conn, bet_id, hold_id=hold.id)
-    else:
-        transfer = await ledger.post_transfer(
-            conn, stake_transfer(bet_id, request.user_id, tenant, stake, taxes.lines)
-        )
-        await repo.update_bet(conn, bet_id, stake_transfer_id=transfer.id)
-    await repo.record_status(conn, bet_id, status, at=now)
-    await record(
-        conn,
+            )
+            locked = await _locked(conn, plan, slip, [PlayerCash(spec.user_id)])
+            hold = ledger.prepare_hold(spec, locked)
+            ledger_event = hold.event
+        else:
+            transfer_spec = stake_transfer(bet_id, request.user_id, tenant, stake, taxes.lines)
+            transfer_spec.validate()
+            refs = [e.account for e in transfer_spec.entries]
+            transfer = ledger.prepare_transfer(transfer_spec, await _locked(conn, plan, slip, refs))
+            ledger_event = transfer.event
+    except LetsbetError as exc:
+        ledger.rejected(exc)
+        raise
+    leg_rows = [
+        {
+            "event_id": leg.event_id,
+            "market_id": leg.market_id,
+            "outcome_id": leg.outcome_id,
+            "odds_milli": leg.odds_milli,
+            "seen_odds_milli": request.selections[n].odds_milli,
+        }
+        for n, leg in enumerate(legs)
+    ]
+    placed_event = outbox_row(
         Event(
             "sportsbook.bet.placed",
             {
@@ -264,10 +244,49 @@ async def place_bet(
                 "status": status,
                 "total_stake": stake,
                 "potential_return": potential,
-                "event_ids": sorted({leg.event_id for leg in legs}),
+                "event_ids": events,
             },
-        ),
+        )
     )
+    written = await repo.write_bet(
+        conn,
+        {
+            "bet_id": bet_id,
+            "user_id": request.user_id,
+            "country": tenant.code,
+            "currency": tenant.currency,
+            "bet_type": request.bet_type.value,
+            "system": request.system,
+            "stake_per_line": request.stake_per_line,
+            "line_count": len(lines),
+            "total_stake": stake,
+            "stake_tax": taxes.tax,
+            "potential_return": potential,
+            "max_payout": cap,
+            "status": status,
+            "odds_change": request.odds_change.value,
+            "live": live,
+            "bet_key": request.key,
+            "bet_hash": request_hash,
+            "stake_transfer_id": transfer.transfer.id if transfer else None,
+            "hold_id": hold.hold.id if hold else None,
+            "accept_after": now + timedelta(seconds=delay) if live else None,
+            "placed_at": now,
+        },
+        legs=leg_rows,
+        lines=lines,
+        caps={leg.event_id: leg.liability_cap for leg in legs},
+        transfer=transfer.values if transfer else None,
+        hold=hold.values if hold else None,
+        events=[ledger_event, placed_event],  # the ledger's first, as when it wrote its own
+    )
+    if not written.claimed:  # a concurrent request with this key committed first
+        row = await repo.bet_by_key(conn, request.key)
+        return _replay(row.id, row.request_hash, request_hash)
+    if written.within_cap < len(events):  # the caller's rollback undoes the whole write
+        raise LiabilityCapReached()
+    if transfer is not None:
+        transfer.posted()
     fresh = FreshBet(
         status=status,
         live=live,
@@ -283,32 +302,55 @@ async def place_bet(
         legs=tuple(
             (
                 n,
-                leg.event_id,
-                leg.market_id,
-                leg.outcome_id,
-                leg.odds_milli,
-                request.selections[n].odds_milli,
+                row["event_id"],
+                row["market_id"],
+                row["outcome_id"],
+                row["odds_milli"],
+                row["seen_odds_milli"],
             )
-            for n, leg in enumerate(legs)
+            for n, row in enumerate(leg_rows)
         ),
         lines=tuple(lines),
     )
     return Placed(bet_id=bet_id, replayed=False, fresh=fresh)
 
 
-async def _validate(
-    conn: AsyncConnection, request: BetRequest, *, allowed_countries: list[str], now: datetime
-) -> tuple[list[Any], list[tuple[int, ...]], bool, int, int, int]:
+def _stake_refs(request: BetRequest, now: datetime) -> list[AccountRef]:
+    """The ledger accounts the stake will touch, to lock them in placement's read. When the
+    slip's shape is invalid (it will be refused) the player's wallet and stakes in play."""
+    refs: list[AccountRef] = [PlayerCash(request.user_id), House(HouseAccount.STAKES_IN_PLAY)]
+    try:
+        lines = lines_for(request.bet_type, len(request.selections), request.system)
+        stake = total_stake(request.stake_per_line, len(lines))
+        taxes = stake_breakdown(regime_for(request.tenant.code, now), stake)
+    except (LetsbetError, ValueError, TypeError):
+        return refs
+    return refs + [e.account for e in tax_entries(taxes.lines)]
+
+
+async def _locked(
+    conn: AsyncConnection, plan: ledger.LockPlan, slip: repo.Slip, refs: Sequence[AccountRef]
+) -> ledger.Locked:
+    """The accounts the read locked; locked again, opening a missing wallet, when the read did
+    not lock them all (no wallet yet, or a ref `_stake_refs` did not foresee)."""
+    locked = ledger.resolve_locked(plan, slip.accounts)
+    if locked is not None and all(ref in locked[1] for ref in refs):
+        return locked
+    return await ledger.lock_refs(conn, plan.country, plan.currency, plan.key, refs)
+
+
+def _validate(
+    slip: repo.Slip, request: BetRequest, *, allowed_countries: list[str], now: datetime
+) -> tuple[list[repo.SlipLeg], list[tuple[int, ...]], bool, int, int, int]:
     """Every rule a slip must pass: (legs, lines, live, total stake, potential return, cap)."""
     tenant = request.tenant
-    await eligibility.check(
-        conn,
-        user_id=request.user_id,
+    eligibility.decide(
+        slip.eligibility,
         country=tenant.code,
         action=eligibility.Action.SPORTS_BET,
         allowed_countries=allowed_countries,
     )
-    rows = await repo.selection_rows(conn, [s.outcome_id for s in request.selections])
+    rows = slip.legs
     if len(rows) != len({s.outcome_id for s in request.selections}):
         raise OutcomeNotFound()
     legs = [rows[s.outcome_id] for s in request.selections]
@@ -350,10 +392,10 @@ def stake_transfer(
     )
 
 
-def _replay(row: Any, request_hash: str) -> Placed:
-    if row.request_hash != request_hash:
+def _replay(bet_id: uuid.UUID, stored_hash: str, request_hash: str) -> Placed:
+    if stored_hash != request_hash:
         raise IdempotencyConflict()
-    return Placed(bet_id=row.id, replayed=True)
+    return Placed(bet_id=bet_id, replayed=True)
 
 
 def _check_markets(legs: Sequence[Any], tenant: Tenant, now: datetime) -> bool:
