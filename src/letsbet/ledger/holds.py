@@ -30,7 +30,7 @@ from letsbet.ledger.domain import (
     hold_post_amount,
 )
 from letsbet.ledger.transfers import Locked, Transfer, execute, lock_refs, replay
-from letsbet.platform.bus.outbox import Event, outbox_row, record
+from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.observability import LEDGER_REJECTIONS
 
 
@@ -81,7 +81,7 @@ class PreparedHold:
 
     hold: Hold
     values: dict[str, Any]  # the parameters of `repository.HOLD_CTES`
-    event: dict[str, Any]  # its outbox row
+    event: Event  # ledger.hold.created
 
 
 async def create_hold(conn: AsyncConnection, spec: HoldSpec) -> Hold:
@@ -149,7 +149,7 @@ def prepare_hold(
         },
         updated,
     )
-    event = outbox_row(Event("ledger.hold.created", _hold_event(hold, spec.type)))
+    event = Event("ledger.hold.created", _hold_event(hold, spec.type))
     return PreparedHold(hold=hold, values=values, event=event)
 
 

@@ -3,6 +3,7 @@ locks all accounts of a transfer, one more writes balances and postings together
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -21,6 +22,7 @@ from letsbet.ledger.tables import (
     ledger_postings,
     ledger_transfers,
 )
+from letsbet.platform.bus.outbox import Event
 from letsbet.platform.db import DriverSQL
 
 AnyRow = Row[Any]
@@ -29,16 +31,43 @@ AnyRow = Row[Any]
 _house_ids: dict[tuple[str, str, str, str, int], int] = {}
 _house_sets: dict[tuple[str, str, str], dict[tuple[HouseAccount, int], int]] = {}
 
-# Every account of a transfer, locked in one round trip; also a CTE of bet placement's read.
-LOCK_SQL = """
+
+@functools.cache
+def lock_sql(houses: int, owners: int) -> str:
+    """Lock every account of a transfer in one round trip, ascending id: `houses` accounts by
+    id (:house_0…) and `owners` player wallets by owner (:owner_0…) in :currency. Also a CTE of
+    bet placement's read.
+
+    One parameter per account rather than arrays: PostgreSQL then estimates the generic plan
+    of the prepared statement as well as a custom one and keeps reusing it, where an array of
+    unknown length made it plan every execution afresh (about 0.4 ms of server CPU each).
+    """
+    tests = []
+    if houses:
+        tests.append(f"id IN ({', '.join(f':house_{n}' for n in range(houses))})")
+    if owners:
+        ids = ", ".join(f":owner_{n}" for n in range(owners))
+        tests.append(f"(kind = 'player_cash' AND currency = :currency AND owner_id IN ({ids}))")
+    return f"""
     SELECT id, kind, owner_id, balance, held, version FROM ledger_accounts
-    WHERE id = ANY(CAST(:ids AS bigint[]))
-       OR (kind = 'player_cash' AND currency = :currency
-           AND owner_id = ANY(CAST(:owners AS uuid[])))
+    WHERE {" OR ".join(tests)}
     ORDER BY id
     FOR UPDATE
-    """
-_LOCK = DriverSQL(LOCK_SQL)
+    """  # noqa: S608 - parameter names only, no input
+
+
+def lock_values(ids: Sequence[int], owners: Sequence[uuid.UUID], currency: str) -> dict[str, Any]:
+    """The parameters of `lock_sql(len(ids), len(owners))`."""
+    values: dict[str, Any] = {"currency": currency}
+    values.update({f"house_{n}": account_id for n, account_id in enumerate(ids)})
+    values.update({f"owner_{n}": owner for n, owner in enumerate(owners)})
+    return values
+
+
+@functools.cache
+def _lock(houses: int, owners: int) -> DriverSQL:
+    return DriverSQL(lock_sql(houses, owners))
+
 
 # Composable writes. Each is a list of CTEs that writes only when the composing statement's
 # `gate` CTE has a row: the ledger's own statements gate on nothing (`gate AS (SELECT 1)`),
@@ -189,7 +218,7 @@ async def lock_accounts(
 ) -> list[Any]:
     """Lock the accounts in ascending id order: one global order means no lock cycles.
     Rows are (id, kind, owner_id, balance, held, version)."""
-    return await _LOCK.fetch(conn, {"ids": list(ids), "owners": list(owners), "currency": currency})
+    return await _lock(len(ids), len(owners)).fetch(conn, lock_values(ids, owners, currency))
 
 
 def transfer_values(
@@ -223,34 +252,30 @@ def hold_values(hold: Mapping[str, Any], updated: Mapping[int, AccountState]) ->
     }
 
 
-def outbox_values(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The parameters of OUTBOX_CTE for outbox rows (`bus.outbox.outbox_row`)."""
+def outbox_values(events: Sequence[Event]) -> dict[str, Any]:
+    """The parameters of OUTBOX_CTE for these events, in order."""
     return {
-        "event_ids": [e["event_id"] for e in events],
-        "subjects": [e["subject"] for e in events],
-        "payloads": [orjson.dumps(e["payload"]).decode() for e in events],
+        "event_ids": [e.event_id for e in events],
+        "subjects": [e.subject for e in events],
+        "payloads": [orjson.dumps(e.envelope()).decode() for e in events],
     }
 
 
-def _event_values(event: Mapping[str, Any]) -> dict[str, Any]:
+def _event_values(event: Event) -> dict[str, Any]:
     return {
-        "event_id": event["event_id"],
-        "subject": event["subject"],
-        "payload": orjson.dumps(event["payload"]).decode(),
+        "event_id": event.event_id,
+        "subject": event.subject,
+        "payload": orjson.dumps(event.envelope()).decode(),
     }
 
 
-async def write_transfer(
-    conn: AsyncConnection, values: Mapping[str, Any], event: Mapping[str, Any]
-) -> bool:
+async def write_transfer(conn: AsyncConnection, values: Mapping[str, Any], event: Event) -> bool:
     """Write a transfer (`transfer_values`), its balances, postings and event; False if its key
     was taken."""
     return bool(await _WRITE_TRANSFER.fetchval(conn, {**values, **_event_values(event)}))
 
 
-async def write_hold(
-    conn: AsyncConnection, values: Mapping[str, Any], event: Mapping[str, Any]
-) -> bool:
+async def write_hold(conn: AsyncConnection, values: Mapping[str, Any], event: Event) -> bool:
     """Write a new hold (`hold_values`), the account's held amount and the event; False if its
     key was taken."""
     return bool(await _WRITE_HOLD.fetchval(conn, {**values, **_event_values(event)}))

@@ -7,7 +7,7 @@ Nothing else in letsbet writes balances.
 
 A feature that writes much else in the same transaction (bet placement) may compose the
 ledger's write into its own statement instead: `plan_lock` names the accounts to lock (in the
-feature's read, with `repository.LOCK_SQL`), `resolve_locked` and `prepare_transfer` /
+feature's read, with `LockPlan.sql`), `resolve_locked` and `prepare_transfer` /
 `prepare_hold` compute the balances, postings and event in Python exactly as `post_transfer`
 and `create_hold` do, and `repository.TRANSFER_CTES` / `HOLD_CTES` write them.
 """

@@ -23,7 +23,7 @@ from letsbet.ledger.domain import (
     apply,
     house_shard,
 )
-from letsbet.platform.bus.outbox import Event, outbox_row
+from letsbet.platform.bus.outbox import Event
 from letsbet.platform.observability import LEDGER_AMOUNT, LEDGER_REJECTIONS, LEDGER_TRANSFERS
 
 
@@ -72,12 +72,17 @@ class LockPlan:
     owners: list[uuid.UUID]
 
     @property
+    def sql(self) -> str:
+        """The lock statement (`repository.lock_sql`) for these accounts."""
+        return repo.lock_sql(len(self.house), len(self.owners))
+
+    @property
     def values(self) -> dict[str, Any]:
-        """The parameters of `repository.LOCK_SQL`."""
-        return {"ids": list(self.house.values()), "owners": self.owners, "currency": self.currency}
+        """The parameters of `sql`."""
+        return repo.lock_values(list(self.house.values()), self.owners, self.currency)
 
 
-# One locked account as `repository.LOCK_SQL` returns it: id, kind, owner, balance, held, version.
+# One locked account as `repository.lock_sql` returns it: id, kind, owner, balance, held, version.
 LockedRow = tuple[int, str, uuid.UUID | None, int, int, int]
 Locked = tuple[dict[int, AccountState], dict[AccountRef, int]]
 
@@ -89,7 +94,7 @@ class PreparedTransfer:
     spec: TransferSpec
     transfer: Transfer
     values: dict[str, Any]  # the parameters of `repository.TRANSFER_CTES`
-    event: dict[str, Any]  # its outbox row
+    event: Event  # ledger.transfer.posted
 
     def posted(self) -> None:
         """Count it in the ledger's metrics, once its write has claimed the key."""
@@ -180,7 +185,7 @@ def prepare(
         updated,
         postings,
     )
-    event = outbox_row(Event("ledger.transfer.posted", _transfer_event(transfer)))
+    event = Event("ledger.transfer.posted", _transfer_event(transfer))
     return PreparedTransfer(spec=spec, transfer=transfer, values=values, event=event)
 
 
@@ -232,7 +237,9 @@ async def lock_refs(
 async def lock_planned(conn: AsyncConnection, plan: LockPlan) -> Locked:
     """Lock the planned accounts, opening missing player wallets first."""
     for attempt in range(2):
-        rows = await repo.lock_accounts(conn, **plan.values)
+        rows = await repo.lock_accounts(
+            conn, ids=list(plan.house.values()), owners=plan.owners, currency=plan.currency
+        )
         locked = resolve_locked(plan, rows)
         if locked is not None:
             return locked

@@ -230,7 +230,11 @@ async def _raise_translated(conn: AsyncConnection, statement: str, exc: Exceptio
         raise DBAPIError.instance(
             statement, None, translated, dbapi.Error, connection_invalidated=dead
         ) from exc
-    raise exc
+    except BaseException:  # not a database error (a timeout, the socket): raised as it is
+        if adapted.driver_connection.is_closed():
+            await conn.invalidate()
+        raise
+    raise AssertionError("unreachable: _handle_exception always raises")
 
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")

@@ -7,6 +7,7 @@ own SQL fragments; everything else here is SQLAlchemy Core.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
 from letsbet.ledger import repository as ledger_repo
+from letsbet.ledger.transfers import LockPlan
+from letsbet.platform.bus.outbox import Event
 from letsbet.platform.db import DriverSQL, prefix_params
 from letsbet.sportsbook.bets.tables import (
     bet_legs,
@@ -122,39 +125,46 @@ async def history_of(conn: AsyncConnection, bet_id: uuid.UUID) -> list[Any]:
 
 # -- placement: one read, one write ----------------------------------------------------------
 # The read: the idempotency key's bet if any, eligibility's inputs, the ledger accounts of the
-# stake locked FOR UPDATE (ascending id, as the ledger locks), and one row per selection with
-# its current price, statuses, limits and the event's exposure (read, not locked: the write's
-# upsert locks and re-checks it). The aggregate makes exactly one row even when no selection
-# exists, so the other answers are never lost.
-_READ_SLIP = DriverSQL(
-    "WITH locked AS ("  # noqa: S608 - constant SQL fragments, no input
-    + ledger_repo.LOCK_SQL
-    + """), wallet AS (
-        SELECT array_agg(id ORDER BY id) AS account_ids,
-               array_agg(kind ORDER BY id) AS account_kinds,
-               array_agg(owner_id ORDER BY id) AS account_owners,
-               array_agg(balance ORDER BY id) AS account_balances,
-               array_agg(held ORDER BY id) AS account_helds,
-               array_agg(version ORDER BY id) AS account_versions
-        FROM locked
+# stake locked FOR UPDATE (the ledger's own lock statement, ascending id), and one row per
+# selection with its current price, statuses, limits and the event's exposure (read, not
+# locked: the write's upsert locks and re-checks it). The aggregate makes exactly one row even
+# when no selection exists, so the other answers are never lost. One statement text per number
+# of selections and of locked accounts, for the reason `ledger.repository.lock_sql` gives.
+@functools.cache
+def _read_slip(outcomes: int, lock_sql: str) -> DriverSQL:
+    ids = ", ".join(f":outcome_{n}" for n in range(outcomes))
+    return DriverSQL(
+        "WITH locked AS ("  # noqa: S608 - constant SQL fragments and parameter names, no input
+        + lock_sql
+        + """), wallet AS (
+            SELECT array_agg(id ORDER BY id) AS account_ids,
+                   array_agg(kind ORDER BY id) AS account_kinds,
+                   array_agg(owner_id ORDER BY id) AS account_owners,
+                   array_agg(balance ORDER BY id) AS account_balances,
+                   array_agg(held ORDER BY id) AS account_helds,
+                   array_agg(version ORDER BY id) AS account_versions
+            FROM locked
+        )
+        SELECT w.*, hit.id AS hit_id, hit.request_hash AS hit_hash, """
+        + eligibility.INPUTS_SQL
+        + f""",
+               o.id AS outcome_id, o.odds_milli, o.active, m.id AS market_id,
+               m.status AS market_status, e.id AS event_id, e.status AS event_status,
+               e.starts_at, e.countries, e.max_stake, e.max_payout, e.liability_cap,
+               s.live_delay_seconds, l.exposure
+        FROM wallet AS w
+        LEFT JOIN bets AS hit ON hit.idempotency_key = :key
+        LEFT JOIN (outcomes AS o
+                   JOIN markets AS m ON m.id = o.market_id
+                   JOIN events AS e ON e.id = m.event_id
+                   JOIN sports AS s ON s.id = e.sport_id
+                   LEFT JOIN event_liability AS l
+                          ON l.event_id = e.id AND l.currency = :currency)
+               ON o.id IN ({ids})
+        """
     )
-    SELECT w.*, hit.id AS hit_id, hit.request_hash AS hit_hash, """
-    + eligibility.INPUTS_SQL
-    + """,
-           o.id AS outcome_id, o.odds_milli, o.active, m.id AS market_id,
-           m.status AS market_status, e.id AS event_id, e.status AS event_status, e.starts_at,
-           e.countries, e.max_stake, e.max_payout, e.liability_cap, s.live_delay_seconds,
-           l.exposure
-    FROM wallet AS w
-    LEFT JOIN bets AS hit ON hit.idempotency_key = :key
-    LEFT JOIN (outcomes AS o
-               JOIN markets AS m ON m.id = o.market_id
-               JOIN events AS e ON e.id = m.event_id
-               JOIN sports AS s ON s.id = e.sport_id
-               LEFT JOIN event_liability AS l ON l.event_id = e.id AND l.currency = :currency)
-           ON o.id = ANY(CAST(:outcome_ids AS bigint[]))
-    """
-)
+
+
 _LEG_COLUMNS = 14  # the selection's columns, last in every row of _READ_SLIP
 
 
@@ -193,17 +203,18 @@ async def read_slip(
     user_id: uuid.UUID,
     outcome_ids: Sequence[int],
     currency: str,
-    lock: Mapping[str, Any],
+    lock: LockPlan,
 ) -> Slip:
     """Everything placement decides on, in one round trip; `lock` is the ledger's lock plan."""
-    rows = await _READ_SLIP.fetch(
+    distinct = list(dict.fromkeys(outcome_ids))
+    rows = await _read_slip(len(distinct), lock.sql).fetch(
         conn,
         {
-            **lock,
+            **lock.values,
+            **{f"outcome_{n}": outcome_id for n, outcome_id in enumerate(distinct)},
             "currency": currency,
             "key": key,
             "user_id": user_id,
-            "outcome_ids": list(outcome_ids),
         },
     )
     first = rows[0]
@@ -319,7 +330,7 @@ async def write_bet(
     caps: Mapping[int, int | None],
     transfer: Mapping[str, Any] | None = None,
     hold: Mapping[str, Any] | None = None,
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[Event],
 ) -> Written:
     """Write a placed bet with its stake transfer (`ledger.repository.transfer_values`) or its
     hold (`hold_values`) and its outbox rows, in one round trip. `caps` maps each event of the
