@@ -1,6 +1,6 @@
 """A quick look at one placement case, for working on the hot path (not part of `make bench`).
 
-    python -m bench.probe [single|multi] [CONNECTIONS] [--rounds N] [--py-spy OUT.svg|OUT.txt]
+    python -m bench.probe [single|multi] [CONNECTIONS] [--rounds N] [--mixed] [--py-spy OUT]
 
 Starts the embedded servers, seeds and funds exactly as section 6 does, runs the api under
 uvicorn in its own process and measures `rounds` windows of the case; prints bets/s, p50/p99,
@@ -32,7 +32,9 @@ def main() -> int:
     parser.add_argument("connections", nargs="?", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--py-spy", dest="py_spy", default=None)
+    parser.add_argument("--mixed", action="store_true", help="multis' legs in rotated orders")
     args = parser.parse_args()
+    bets.MIXED_LEG_ORDER = args.mixed or bets.MIXED_LEG_ORDER
 
     from letsbet.platform import migrate
     from letsbet.platform.embedded import EmbeddedStack
@@ -70,6 +72,7 @@ def main() -> int:
                     f"api {r['api_us'] or 0:,.0f} µs/bet at {r['api_share']:.0%}, "
                     f"PostgreSQL {r['pg_us'] or 0:,.0f} µs/bet at {r['pg_share'] or 0:.0%}, "
                     f"busy {r['busy']:.0%}, {sessions} new PostgreSQL sessions, "
+                    f"{r['deadlocks']} deadlocks, "
                     f"errors {r['errors']} {r['statuses']}",
                     flush=True,
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ AnyRow = Row[Any]
 # House account ids never change once created; cached per database.
 _house_ids: dict[tuple[str, str, str, str, int], int] = {}
 _house_sets: dict[tuple[str, str, str], dict[tuple[HouseAccount, int], int]] = {}
+_db_keys: weakref.WeakKeyDictionary[sa.engine.Engine, str] = weakref.WeakKeyDictionary()
 
 
 @functools.cache
@@ -165,7 +167,10 @@ async def house_ids(
     conn: AsyncConnection, country: str, currency: str
 ) -> dict[tuple[HouseAccount, int], int]:
     """Ids of every house account shard for a country and currency, creating missing ones."""
-    db_key = str(conn.engine.url)
+    engine = conn.sync_engine
+    db_key = _db_keys.get(engine)
+    if db_key is None:  # rendering (or hashing) the URL costs ~10 us: once per engine
+        db_key = _db_keys[engine] = str(engine.url)
     cached = _house_sets.get((db_key, country, currency))
     if cached is not None:  # the hot path: one dict lookup per transfer
         return cached
