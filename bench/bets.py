@@ -639,7 +639,13 @@ def _conclude(
             "the single Python process is the bottleneck; at this cost one core tops out near "
             f"{fmt_rate(1e6 / one['api_us'])} bets/s"
             if bound and one["api_us"]
-            else "the api process was not CPU-bound here, so waits (locks, the pool) limit it"
+            else (
+                f"the cores were full (other work took {one['other']:.0%} of a core), so the "
+                "api process waited for a core; at this cost one core would top out near "
+                f"{fmt_rate(1e6 / one['api_us'])} bets/s"
+                if one["busy"] >= 0.9 and one["api_us"]
+                else "the api process was not CPU-bound here, so waits (locks, the pool) limit it"
+            )
         )
     )
     section.note(PROFILE_NOTE)
@@ -681,7 +687,7 @@ def _conclude(
         + (
             f" ({held}): on {LEGS} events that queue costs a share of the throughput"
             if spread_gain >= 1.2
-            else f" ({held}): with one CPU-bound process that queue is not yet the limit"
+            else f" ({held}): on {LEGS} events that queue is not the limit here"
         )
         + f"; one player on all {TOP} connections ran at {fmt_rate(hot['rps'])}/s, p99 "
         f"{fmt_ms(hot['p99_ms'])} ms (every bet queues on the wallet's row lock). Every multi "

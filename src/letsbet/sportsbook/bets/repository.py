@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
 from letsbet.ledger import repository as ledger_repo
-from letsbet.ledger.transfers import LockPlan
+from letsbet.ledger.service import LockPlan
 from letsbet.platform.bus.outbox import Event
 from letsbet.platform.db import DriverSQL, prefix_params
 from letsbet.sportsbook.bets.tables import (
@@ -289,21 +289,27 @@ _BET_CTES = """
         SELECT gate.id, :status, :placed_at FROM gate
         RETURNING 1
     ),"""
-_BET_ANSWER = """
+
+
+def _bet_answer(stake_cte: str) -> str:
+    return f"""
     SELECT (SELECT count(*) FROM bet) AS claimed,
+           (SELECT count(*) FROM {stake_cte}) AS staked,
            (SELECT count(*)
             FROM exposure AS x
             JOIN unnest(CAST(:liability_events AS bigint[]), CAST(:liability_caps AS bigint[]))
                  AS c(event_id, cap) ON c.event_id = x.event_id
             WHERE c.cap IS NULL OR x.exposure <= c.cap) AS within_cap
-    """
+    """  # noqa: S608 - a CTE name of ours, no input
+
+
 _WRITE_STAKED_BET = DriverSQL(
     "WITH"
     + _BET_CTES
     + prefix_params(ledger_repo.TRANSFER_CTES, "t_")
     + ","
     + ledger_repo.OUTBOX_CTE
-    + _BET_ANSWER
+    + _bet_answer("transfer")
 )
 _WRITE_HELD_BET = DriverSQL(
     "WITH"
@@ -311,7 +317,7 @@ _WRITE_HELD_BET = DriverSQL(
     + prefix_params(ledger_repo.HOLD_CTES, "h_")
     + ","
     + ledger_repo.OUTBOX_CTE
-    + _BET_ANSWER
+    + _bet_answer("hold")
 )
 
 
@@ -356,4 +362,8 @@ async def write_bet(
         statement = _WRITE_HELD_BET
         values.update({"h_" + k: v for k, v in hold.items()})
     row = await statement.fetchrow(conn, values)
+    if row["claimed"] and not row["staked"]:
+        # The stake's ledger key was taken (a fresh bet id's: never). Fail, never take a bet
+        # without its stake; the caller's rollback undoes the bet row.
+        raise RuntimeError(f"bet {bet['bet_id']} written without its stake")
     return Written(claimed=bool(row["claimed"]), within_cap=int(row["within_cap"]))
