@@ -35,21 +35,21 @@ _db_keys: weakref.WeakKeyDictionary[sa.engine.Engine, str] = weakref.WeakKeyDict
 
 
 @functools.cache
-def lock_sql(houses: int, owners: int) -> str:
-    """Lock every account of a transfer in one round trip, ascending id: `houses` accounts by
-    id (:house_0…) and `owners` player wallets by owner (:owner_0…) in :currency. Also a CTE of
-    bet placement's read.
+def lock_sql(ids: int, owners: int) -> str:
+    """Lock every account of a transfer in one round trip, ascending id: `ids` accounts by id
+    (:account_0…, the house shards) and `owners` player wallets by owner (:owner_0…) in
+    :currency. Also a CTE of bet placement's read.
 
     One parameter per account rather than arrays: PostgreSQL then estimates the generic plan
     of the prepared statement as well as a custom one and keeps reusing it, where an array of
     unknown length made it plan every execution afresh (about 0.4 ms of server CPU each).
     """
     tests = []
-    if houses:
-        tests.append(f"id IN ({', '.join(f':house_{n}' for n in range(houses))})")
+    if ids:
+        tests.append(f"id IN ({', '.join(f':account_{n}' for n in range(ids))})")
     if owners:
-        ids = ", ".join(f":owner_{n}" for n in range(owners))
-        tests.append(f"(kind = 'player_cash' AND currency = :currency AND owner_id IN ({ids}))")
+        who = ", ".join(f":owner_{n}" for n in range(owners))
+        tests.append(f"(kind = 'player_cash' AND currency = :currency AND owner_id IN ({who}))")
     return f"""
     SELECT id, kind, owner_id, balance, held, version FROM ledger_accounts
     WHERE {" OR ".join(tests)}
@@ -61,14 +61,14 @@ def lock_sql(houses: int, owners: int) -> str:
 def lock_values(ids: Sequence[int], owners: Sequence[uuid.UUID], currency: str) -> dict[str, Any]:
     """The parameters of `lock_sql(len(ids), len(owners))`."""
     values: dict[str, Any] = {"currency": currency}
-    values.update({f"house_{n}": account_id for n, account_id in enumerate(ids)})
+    values.update({f"account_{n}": account_id for n, account_id in enumerate(ids)})
     values.update({f"owner_{n}": owner for n, owner in enumerate(owners)})
     return values
 
 
 @functools.cache
-def _lock(houses: int, owners: int) -> DriverSQL:
-    return DriverSQL(lock_sql(houses, owners))
+def _lock(ids: int, owners: int) -> DriverSQL:
+    return DriverSQL(lock_sql(ids, owners))
 
 
 # Composable writes. Each is a list of CTEs that writes only when the composing statement's
