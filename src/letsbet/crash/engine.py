@@ -314,6 +314,20 @@ class RoundEngine:
                 currency=cashed.currency,
             ),
         )
+        await self.feed.publish_private(
+            self.game_id,
+            cashed.user_id,
+            feed.cashout_confirmed(
+                self.game_id,
+                cashed.round_id,
+                bet_id=str(cashed.bet_id),
+                multiplier=cashed.multiplier,
+                payout=cashed.payout,
+                net_payout=cashed.net_payout,
+                currency=cashed.currency,
+                kind=cashed.kind.value,
+            ),
+        )
         if self.redis is not None:
             await leaderboard.record_win(
                 self.redis,
