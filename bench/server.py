@@ -78,6 +78,7 @@ async def serve(kind: str, port: int, urls: dict[str, str] | None) -> None:
         port=port,
         loop="none",
         http="httptools",
+        ws="websockets-sansio",  # as `letsbet serve` runs it (platform/roles.py)
         lifespan="off",
         access_log=False,
         log_config=None,
