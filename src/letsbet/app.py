@@ -9,6 +9,7 @@ from letsbet.accounts.privacy_endpoints import router as privacy_router
 from letsbet.compliance.audit.endpoints import router as audit_router
 from letsbet.compliance.reports.endpoints import router as reports_router
 from letsbet.crash.endpoints import fairness_router, games_router
+from letsbet.crash.ws import router as crash_ws_router
 from letsbet.ledger.endpoints import router as ledger_router
 from letsbet.payments.endpoints import callback_router as payment_callbacks_router
 from letsbet.payments.endpoints import router as payments_router
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(payment_callbacks_router)
         app.include_router(fairness_router)
         app.include_router(games_router)
+        app.include_router(crash_ws_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,
