@@ -128,6 +128,7 @@ def test_run_on_embedded_servers_then_sigterm_leaves_nothing_behind(tmp_path: Pa
         assert alive == [], f"left behind: {[p.pid for p in alive]}"
     assert "demo-player-pass" in output  # credentials printed once at start
     assert "shutdown.complete" in output
+    assert "Traceback" not in output, output  # a clean stop: nothing left to time out
 
 
 def _deposit_and_withdraw(base: str, headers: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -105,11 +106,14 @@ class Bus:
         await self.nc.flush(timeout=1)
 
     async def close(self) -> None:
+        """Flush what we published, then close. Not `drain()`: it waits for every subscription's
+        pending messages to be handled, and by now the tasks handling them (hubs, consumers) are
+        stopped, so it would sit out its timeout. Nothing is lost: JetStream redelivers what was
+        not acked, and the core subscriptions (live frames) are best effort by design."""
         if self.nc is not None and not self.nc.is_closed:
-            try:
-                await asyncio.wait_for(self.nc.drain(), timeout=3)
-            except Exception:
-                await self.nc.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.flush(), timeout=2)
+            await self.nc.close()
         self.nc = None
         self._js = None
 
