@@ -1,15 +1,18 @@
-"""Live crash frames to this process's sockets: one NATS subscription, bounded queues per socket.
+"""Live crash frames to this process's sockets: one NATS subscription, one write per socket.
 
 The engine (role `games`) and the bet commands publish every round frame on core NATS subject
 `games.crash.<game>` already in its wire shape (feed.py); every api replica's hub receives them
-on one subscription to `games.crash.>` and hands the payload, decoded once, to the queue of each
-socket watching that game. Frames for one player (`games.crash.<game>.private`: the engine's
-auto and cap cash-outs) go to that player's sockets on the game only, followed by a fresh
-balance. So a player may be on any replica, and more players means more replicas.
+on one subscription to `games.crash.>`, encodes the payload once into WebSocket wire bytes and
+writes them straight to the transport of each socket watching that game (wire.py; a socket
+without that path gets the text through its queue and writer task). Frames for one player
+(`games.crash.<game>.private`: the engine's auto and cap cash-outs) go to that player's sockets
+on the game only, followed by a fresh balance. So a player may be on any replica, and more
+players means more replicas.
 
-The hub never awaits a socket: a socket whose queue is full is cut off (its writer closes it
-with 1013) and the round goes on for everyone else. One subscription, not one per game: each
-nats-py subscription has its own task, and a socket must see its game's frames in order.
+The hub never awaits a socket: a socket whose transport holds more than WRITE_BUFFER bytes
+unsent, or whose queue is full, is cut off (its writer closes it with 1013) and the round goes
+on for everyone else. One subscription, not one per game: each nats-py subscription has its
+own task, and a socket must see its game's frames in order.
 """
 
 from __future__ import annotations
