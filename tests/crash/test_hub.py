@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
+from websockets.frames import Frame, Opcode
 
 from letsbet.crash import feed, protocol
-from letsbet.crash.hub import CrashHub, Seat
+from letsbet.crash.hub import EXPIRED, CrashHub, Seat
 from letsbet.crash.snapshot import SharedReads
+from letsbet.crash.wire import RawSocket, text_frame
 from letsbet.platform.bus.nats import Bus
 from letsbet.platform.http.socket_auth import Auth
+from tests.support import poll_until
 
 
 @pytest.mark.parametrize(
@@ -151,3 +157,95 @@ async def test_readers_arriving_before_a_read_starts_share_it() -> None:
     assert await asyncio.gather(*first) == ["g:1"] * 3
     assert await asyncio.gather(*later) == ["g:2"] * 2
     assert len(started) == 2
+
+
+# -- frames straight to the transport --------------------------------------------------------------
+class _Peer(asyncio.Protocol):
+    """The client end of a loopback TCP connection: keeps what it read, or reads nothing."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+
+@dataclass
+class _Closing:
+    """What RawSocket reads of uvicorn's protocol: whether the closing handshake began."""
+
+    close_sent: bool = False
+    disconnected: bool = False
+
+
+@asynccontextmanager
+async def _raw(reading: bool = True) -> AsyncIterator[tuple[RawSocket, _Peer, _Closing]]:
+    """A RawSocket over a real loopback connection; the peer pauses reading if not `reading`."""
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Future[asyncio.Transport] = loop.create_future()
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted.set_result(transport)  # type: ignore[arg-type]
+
+    server = await loop.create_server(Server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client, peer = await loop.create_connection(_Peer, "127.0.0.1", port)
+    if not reading:
+        client.pause_reading()
+    transport = await accepted
+    closing = _Closing()
+    try:
+        yield RawSocket(closing, transport), peer, closing
+    finally:
+        transport.abort()
+        client.abort()
+        server.close()
+
+
+def test_a_text_frame_is_what_websockets_would_send() -> None:
+    for size in (0, 1, 125, 126, 65535, 65536, 70_000):
+        payload = b"x" * size
+        assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+async def test_frames_held_while_joining_go_out_first_then_straight_through() -> None:
+    hub = _hub()
+    seat = hub.join("g")
+    early = [_tick("g", 0), _tick("g", 100)]
+    for payload in early:
+        hub.dispatch(feed.subject("g"), payload)  # while the socket gets its round state
+    seat.offer(EXPIRED)
+    async with _raw() as (raw, peer, _):
+        seat.stream(raw)
+        assert _drain(seat) == [EXPIRED]  # checks stay with the writer; frames went out
+        late = _tick("g", 200)
+        hub.dispatch(feed.subject("g"), late)
+        assert seat.offer('{"type":"pong"}')
+        wire = b"".join(text_frame(f) for f in [*early, late, b'{"type":"pong"}'])
+        await poll_until(lambda: _got(peer, len(wire)))
+        assert bytes(peer.data) == wire
+
+
+async def test_a_transport_holding_too_much_is_cut_off_and_a_closing_one_skipped() -> None:
+    hub = CrashHub(Bus("nats://127.0.0.1:1", name="test"), buffer_limit=64 * 1024)
+    slow, fast, leaving = hub.join("g"), hub.join("g"), hub.join("g")
+    async with _raw(reading=False) as (raw_slow, _, _), _raw() as (raw_fast, peer, _):
+        async with _raw() as (raw_leaving, gone, closing):
+            for seat, raw in ((slow, raw_slow), (fast, raw_fast), (leaving, raw_leaving)):
+                seat.stream(raw)
+            closing.close_sent = True  # uvicorn sent its close frame: nothing may follow
+            big = orjson.dumps({"type": "bet_placed", "pad": "x" * 30_000})  # < the limit
+            sent = 0
+            while not slow.cut_off and sent < 2000:  # the kernel's buffers fill first
+                assert hub.dispatch(feed.subject("g"), big) in (2, 3)
+                sent += 1
+                size = sent * len(text_frame(big))
+                await poll_until(lambda size=size: _got(peer, size))
+            assert slow.cut_off and _drain(slow) == [None]  # its writer closes it
+            assert not fast.cut_off and not leaving.cut_off and gone.data == b""
+            assert hub.watchers("g") == 2
+
+
+async def _got(peer: _Peer, size: int) -> bool:
+    return len(peer.data) >= size

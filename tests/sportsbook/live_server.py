@@ -30,6 +30,7 @@ async def api_server(runtime: Runtime, *, odds_cache: bool = True) -> AsyncItera
             lifespan="off",
             log_config=None,
             ws="websockets-sansio",
+            ws_per_message_deflate=False,  # as `letsbet serve` runs it (platform/roles.py)
         )
     )
     stop = asyncio.Event()

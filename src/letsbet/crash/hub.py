@@ -1,15 +1,18 @@
-"""Live crash frames to this process's sockets: one NATS subscription, bounded queues per socket.
+"""Live crash frames to this process's sockets: one NATS subscription, one write per socket.
 
 The engine (role `games`) and the bet commands publish every round frame on core NATS subject
 `games.crash.<game>` already in its wire shape (feed.py); every api replica's hub receives them
-on one subscription to `games.crash.>` and hands the payload, decoded once, to the queue of each
-socket watching that game. Frames for one player (`games.crash.<game>.private`: the engine's
-auto and cap cash-outs) go to that player's sockets on the game only, followed by a fresh
-balance. So a player may be on any replica, and more players means more replicas.
+on one subscription to `games.crash.>`, encodes the payload once into WebSocket wire bytes and
+writes them straight to the transport of each socket watching that game (wire.py; a socket
+without that path gets the text through its queue and writer task). Frames for one player
+(`games.crash.<game>.private`: the engine's auto and cap cash-outs) go to that player's sockets
+on the game only, followed by a fresh balance. So a player may be on any replica, and more
+players means more replicas.
 
-The hub never awaits a socket: a socket whose queue is full is cut off (its writer closes it
-with 1013) and the round goes on for everyone else. One subscription, not one per game: each
-nats-py subscription has its own task, and a socket must see its game's frames in order.
+The hub never awaits a socket: a socket whose transport holds more than WRITE_BUFFER bytes
+unsent, or whose queue is full, is cut off (its writer closes it with 1013) and the round goes
+on for everyone else. One subscription, not one per game: each nats-py subscription has its
+own task, and a socket must see its game's frames in order.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from letsbet.crash.feed import PRIVATE, SUBJECT_PREFIX
+from letsbet.crash.wire import RawSocket, text_frame
 from letsbet.platform.bus.nats import Bus
 from letsbet.platform.observability import (
     CRASH_FANOUT_SECONDS,
@@ -36,6 +40,10 @@ log = get_logger(__name__)
 
 SUBJECTS = f"{SUBJECT_PREFIX}.>"
 QUEUE_SIZE = 64  # frames waiting for one socket (6 s of ticks) before it counts as too slow
+# Bytes a socket's transport may hold unsent before the socket counts as too slow: a client on
+# a bad mobile link catches up from a few seconds of ticks; one that stopped reading is cut
+# off before it costs more memory (10,000 such sockets: 2.5 GB at most).
+WRITE_BUFFER = 256 * 1024
 _PREFIX = SUBJECT_PREFIX + "."
 
 
@@ -50,41 +58,82 @@ Balances = Callable[[uuid.UUID, str], Awaitable[str | None]]  # (player, currenc
 
 class Seat:
     """One socket's place in the hub: the game it watches, its player (None: a spectator) and
-    its queue. A full queue means the socket is too slow: cut off, never waited for."""
+    where its frames go. A socket that falls behind is too slow: cut off, never waited for.
 
-    __slots__ = ("cut_off", "game_id", "queue", "user_id")
+    Frames wait in the bounded queue until the socket had its first frames (the round state);
+    then `stream` either writes them, and every later frame, straight to the socket's
+    transport (wire.py: the queue then carries only EXPIRED and the cut-off for the writer)
+    or leaves the queue to the socket's writer task (the `send_text` fallback). Either way a
+    socket's frames reach it in the order they were offered: public, private and replies."""
 
-    def __init__(self, game_id: str, queue_size: int) -> None:
+    __slots__ = ("buffer_limit", "cut_off", "game_id", "queue", "raw", "user_id")
+
+    def __init__(self, game_id: str, queue_size: int, buffer_limit: int = WRITE_BUFFER) -> None:
         self.game_id = game_id
         self.user_id: uuid.UUID | None = None
         self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
+        self.raw: RawSocket | None = None
+        self.buffer_limit = buffer_limit
         self.cut_off = False
 
+    def stream(self, raw: RawSocket | None) -> None:
+        """The first frames are out: from now on write to `raw` (None: the writer sends)."""
+        if raw is None or self.cut_off:
+            return
+        held = []
+        while not self.queue.empty():
+            held.append(self.queue.get_nowait())
+        self.raw = raw
+        for item in held:
+            if not self.offer(item):
+                return
+
     def offer(self, item: Item) -> bool:
+        """Hand over a frame (or a check); False if the socket is (now) cut off."""
         if self.cut_off:
             return False
+        if self.raw is not None and isinstance(item, str):
+            return self.write(text_frame(item.encode()))
         try:
             self.queue.put_nowait(item)
             return True
         except asyncio.QueueFull:
-            self.cut_off = True
-            CRASH_SOCKETS_DROPPED.inc()
-            while not self.queue.empty():  # room for the one sentinel the writer needs
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
+            self._cut_off()
             return False
+
+    def write(self, frame: bytes) -> bool:
+        """A finished frame to the transport (raw seats only); False if that made it too slow.
+        A closing socket takes nothing and is not counted slow: its task is leaving anyway."""
+        assert self.raw is not None
+        if self.raw.write(frame) <= self.buffer_limit:
+            return True
+        self._cut_off()
+        return False
+
+    def _cut_off(self) -> None:
+        self.cut_off = True
+        CRASH_SOCKETS_DROPPED.inc()
+        while not self.queue.empty():  # room for the one sentinel the writer needs
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
 
 
 class CrashHub:
     """game id → seats and player → seats, fed from NATS. Started lazily by the first socket."""
 
     def __init__(
-        self, bus: Bus, *, queue_size: int = QUEUE_SIZE, balances: Balances | None = None
+        self,
+        bus: Bus,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        buffer_limit: int = WRITE_BUFFER,
+        balances: Balances | None = None,
     ) -> None:
         if queue_size < 1:  # asyncio.Queue(0) would be unbounded
             raise ValueError(f"queue_size must be at least 1, not {queue_size}")
         self.bus = bus
         self.queue_size = queue_size
+        self.buffer_limit = buffer_limit
         self.balances = balances
         self._games: dict[str, set[Seat]] = {}
         self._players: dict[uuid.UUID, set[Seat]] = {}
@@ -132,7 +181,7 @@ class CrashHub:
 
     # -- seats -----------------------------------------------------------------------------------
     def join(self, game_id: str) -> Seat:
-        seat = Seat(game_id, self.queue_size)
+        seat = Seat(game_id, self.queue_size, self.buffer_limit)
         self._games.setdefault(game_id, set()).add(seat)
         return seat
 
@@ -150,6 +199,9 @@ class CrashHub:
 
     def watchers(self, game_id: str) -> int:
         return len(self._games.get(game_id, ()))
+
+    def seats(self, game_id: str) -> list[Seat]:
+        return list(self._games.get(game_id, ()))
 
     def sockets(self, user_id: uuid.UUID) -> int:
         return len(self._players.get(user_id, ()))
@@ -171,8 +223,12 @@ class CrashHub:
         seats = self._games.get(game_id)
         if kind or not seats:
             return 0
-        frame = payload.decode()
-        too_slow = [seat for seat in seats if not seat.offer(frame)]
+        frame, wire = payload.decode(), text_frame(payload)  # encoded once for every socket
+        too_slow = [
+            seat
+            for seat in seats
+            if not (seat.write(wire) if seat.raw is not None else seat.offer(frame))
+        ]
         self._drop(too_slow)
         if payload.startswith(b'{"type":"tick"'):
             _observe_fanout(payload)

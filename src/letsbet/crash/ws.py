@@ -13,7 +13,8 @@ engine's auto and cap cash-outs reach every socket of the player on the game, on
 
 Close codes: 4404 game_not_found; 4401 invalid_token | token_expired | token_revoked;
 4403 user_mismatch; 4429 too_many_sockets; 1013 rate_limited (connections per IP) or too slow
-(the socket fell hub.QUEUE_SIZE frames behind); 1001 on shutdown.
+(hub.WRITE_BUFFER bytes unread, or hub.QUEUE_SIZE frames behind on the send_text fallback; a
+client that does not read its close frame within CLOSE_SECONDS is dropped); 1001 on shutdown.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from letsbet.crash import protocol
 from letsbet.crash.games import CrashGames, crash_games
 from letsbet.crash.hub import EXPIRED, CrashHub, Seat
 from letsbet.crash.snapshot import SharedReads, read_state
+from letsbet.crash.wire import raw_socket
 from letsbet.errors import LetsbetError
 from letsbet.ledger import service as ledger
 from letsbet.platform.http.socket_auth import (
@@ -55,6 +57,7 @@ GAME_NOT_FOUND = 4404
 MAX_SOCKETS = 10  # per player and replica: tabs and devices
 MESSAGES_PER_SECOND = 5.0  # per socket, after a burst: a player clicks, a bot floods
 BURST = 10
+CLOSE_SECONDS = 10.0  # a socket cut off as too slow gets this long to take its close frame
 
 
 class Live:
@@ -136,6 +139,7 @@ class GameSocket:
                 first += await self._sign_in(principal)
             for frame in first:  # before anything queued: the writer starts after
                 await self.websocket.send_text(frame)
+            self.seat.stream(raw_socket(self.websocket))  # then the frames that came meanwhile
         except Gone:
             return
         except Exception as exc:
@@ -265,17 +269,30 @@ class GameSocket:
 
     # -- writing -----------------------------------------------------------------------------
     async def _write(self) -> None:
-        """The socket's only sender after the first frames; closes it when its session ends."""
+        """Sends what the seat queued (every frame on the send_text fallback; only the checks
+        when frames go straight to the transport); closes the socket when it was cut off or
+        its session ended."""
         queue, send = self.seat.queue, self.websocket.send_text
         while True:
             item = await queue.get()
             if isinstance(item, str):
                 await send(item)
             elif item is None:
-                await self.websocket.close(TRY_AGAIN_LATER, "too slow: reconnect")
+                await self._too_slow()
                 return
             elif self.session is not None and self.session.seconds_left() <= 0:
                 raise Closed(UNAUTHORIZED, "token_expired")
+
+    async def _too_slow(self) -> None:
+        # The close frame waits behind what the client has not read; a client that reads
+        # nothing more is dropped instead of holding its buffer.
+        try:
+            await asyncio.wait_for(
+                self.websocket.close(TRY_AGAIN_LATER, "too slow: reconnect"), CLOSE_SECONDS
+            )
+        except TimeoutError:
+            if self.seat.raw is not None:
+                self.seat.raw.abort()
 
 
 def _unavailable(action: str, **ids: str) -> str:
