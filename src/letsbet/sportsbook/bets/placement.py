@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
+from letsbet.compliance.geo.domain import Location
 from letsbet.compliance.tax import regime_for, stake_breakdown
 from letsbet.errors import Conflict, LetsbetError, NotFound, Unprocessable
 from letsbet.ledger import service as ledger
@@ -108,6 +109,7 @@ class BetRequest:
     system: str | None
     odds_change: OddsChangePolicy
     idempotency_key: str
+    location: Location | None = None  # where the request came from, when geofenced
 
     @property
     def key(self) -> str:
@@ -301,13 +303,6 @@ async def _validate(
 ) -> tuple[list[Any], list[tuple[int, ...]], bool, int, int, int]:
     """Every rule a slip must pass: (legs, lines, live, total stake, potential return, cap)."""
     tenant = request.tenant
-    await eligibility.check(
-        conn,
-        user_id=request.user_id,
-        country=tenant.code,
-        action=eligibility.Action.SPORTS_BET,
-        allowed_countries=allowed_countries,
-    )
     rows = await repo.selection_rows(conn, [s.outcome_id for s in request.selections])
     if len(rows) != len({s.outcome_id for s in request.selections}):
         raise OutcomeNotFound()
@@ -317,6 +312,17 @@ async def _validate(
     live = _check_markets(legs, tenant, now)
     _check_prices(request, legs)
     stake = total_stake(request.stake_per_line, len(lines))
+    # Account state, controls and limits in one read, measured with this stake.
+    await eligibility.check(
+        conn,
+        user_id=request.user_id,
+        country=tenant.code,
+        action=eligibility.Action.SPORTS_BET,
+        allowed_countries=allowed_countries,
+        amount=stake,
+        location=request.location,
+        now=now,
+    )
     _check_stake(request.stake_per_line, stake, tenant, legs)
     odds = [leg.odds_milli for leg in legs]
     potential = potential_return(request.stake_per_line, lines, odds)
