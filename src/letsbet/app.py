@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from letsbet.accounts.endpoints import router as accounts_router
 from letsbet.accounts.privacy_endpoints import router as privacy_router
 from letsbet.compliance.audit.endpoints import router as audit_router
+from letsbet.compliance.kyc.endpoints import router as kyc_router
 from letsbet.compliance.reports.endpoints import router as reports_router
 from letsbet.compliance.responsible_gaming.endpoints import router as rg_router
 from letsbet.crash.endpoints import fairness_router, games_router
@@ -51,6 +52,7 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(audit_router)
         app.include_router(reports_router)
         app.include_router(rg_router)
+        app.include_router(kyc_router)
         app.include_router(ledger_router)
         app.include_router(catalogue_router)
         app.include_router(trading_router)

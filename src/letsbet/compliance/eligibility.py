@@ -198,7 +198,7 @@ def _used(user_id: uuid.UUID, kind: LimitKind, since: datetime) -> Any:
 def state_query(user_id: uuid.UUID, action: Action, now: datetime) -> sa.Select[Any]:
     """The single read behind `check`. Totals are computed only when a limit or cap needs them
     (PostgreSQL evaluates a CASE branch's subquery only when the branch is taken)."""
-    kyc_verified = users.c.kyc_verified
+    kyc_verified = users.c.kyc_status == "verified"
     columns: list[Any] = [
         users.c.status,
         users.c.country_code,

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     smile_id_api_key: str = ""
     smile_id_partner_id: str = ""
     smile_id_env: ProviderMode = ProviderMode.SIMULATOR
+    smile_id_base_url: str = ""  # default: Smile ID's sandbox/production host, or the simulator's
+    # Set: checks run async (/v1/async_id_verification) and Smile ID calls back here
+    # (+ /api/kyc/smile-id/callback); unset: sync /v1/id_verification.
+    smile_id_callback_base_url: str = ""
 
     # M-Pesa (Daraja)
     mpesa_consumer_key: str = ""
@@ -330,6 +334,7 @@ class Settings(BaseSettings):
         for variable, callback in (
             ("MPESA_CALLBACK_BASE_URL", self.mpesa_callback_base_url),
             ("FLUTTERWAVE_CALLBACK_BASE_URL", self.flutterwave_callback_base_url),
+            ("SMILE_ID_CALLBACK_BASE_URL", self.smile_id_callback_base_url),
         ):
             if callback and not callback.startswith("https://"):
                 # Daraja requires HTTPS callbacks, and the callback token must not travel in clear.
@@ -354,6 +359,15 @@ class Settings(BaseSettings):
             ProviderMode.PRODUCTION: "https://api.safaricom.co.ke",
             ProviderMode.SIMULATOR: "http://127.0.0.1:8091",
         }[self.mpesa_environment]
+
+    def smile_id_url(self) -> str:
+        if self.smile_id_base_url:
+            return self.smile_id_base_url.rstrip("/")
+        return {
+            ProviderMode.SANDBOX: "https://testapi.smileidentity.com",
+            ProviderMode.PRODUCTION: "https://api.smileidentity.com",
+            ProviderMode.SIMULATOR: "http://127.0.0.1:8093",
+        }[self.smile_id_env]
 
     def flutterwave_url(self) -> str:
         if self.flutterwave_base_url:

@@ -168,7 +168,7 @@ async def test_self_exclusion_per_action(
     now = datetime.now(UTC)
     async with runtime.db.transaction() as conn:
         await conn.execute(
-            sa.update(users).where(users.c.id == user_id).values(kyc_verified=True)
+            sa.update(users).where(users.c.id == user_id).values(kyc_status="verified")
         )
         await conn.execute(
             sa.insert(rg_controls).values(
