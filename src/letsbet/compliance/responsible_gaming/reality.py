@@ -1,7 +1,7 @@
 """Reality checks: a reminder on the player's WebSocket of how long the session has lasted.
 
 Every N minutes (the player's choice, else RG_REALITY_CHECK_MINUTES) the socket gets
-    {"type": "reality_check", "minutes": 60, "message": "...", "controls": "/api/responsible-gaming"}
+    {"type": "reality_check", "minutes": 60, "message": "...", "controls": "/api/resp..."}
 measured from when the socket was authenticated.
 """
 
