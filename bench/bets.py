@@ -53,9 +53,10 @@ PHONE_PREFIX = "+bench-bets-"
 LEGS = 5
 SPREAD_EVENTS = 40  # the demo's 5 plus 35 more like them, for the row that spreads singles
 CONNECTIONS = (16, 32)
-# Rotate each multi's legs by connection, as players order them any way they like. Off: see
-# LEG_ORDER_NOTE (placement deadlocks on mixed orders); turn on to check a fix.
-MIXED_LEG_ORDER = False
+# Rotate each multi's legs by connection, as players order them any way they like (placement
+# locks the events' liability rows in event-id order whatever the slip's order; see
+# _leg_order_note). False sends every multi's legs in event order.
+MIXED_LEG_ORDER = True
 WARMUP = 2.0
 SECONDS = 5.0
 TARGET_RATE, TARGET_P99 = 1000, 50.0
@@ -282,7 +283,7 @@ def _requests(world: World, case: Case, row: int, server: int, count: int) -> li
             out.append(_bet(token, [singles[n % len(singles)]], key))
         else:
             # One outcome of each of the LEGS demo events, the outcome varying by connection;
-            # legs in event order in every slip unless MIXED_LEG_ORDER (see LEG_ORDER_NOTE).
+            # legs rotated by connection when MIXED_LEG_ORDER (see _leg_order_note).
             legs = [group[n % len(group)] for group in world.by_event[:LEGS]]
             if MIXED_LEG_ORDER:
                 legs = legs[n % LEGS :] + legs[: n % LEGS]
@@ -402,31 +403,44 @@ HEADERS = [
     "errors",
 ]
 
-# Why the legs of every multi are sent in event order (the bench's choice, not a player's).
-LEG_ORDER_NOTE = (
-    "the legs of every multi here are in event order. `placement.place_bet` upserts each "
-    "event's liability row in slip order, so slips with the same events in different orders "
-    "lock those rows in different orders and deadlock: with `MIXED_LEG_ORDER = True` (legs "
-    "rotated per connection, 32 connections; tried while writing this section, not run by "
-    "default) about 20 of the 32 transactions sat waiting on liability rows, some requests "
-    "deadlocked through all 6 attempts of `run_in_transaction` (500), others hit a 30 s timeout "
-    "(503), and the load generator gave up. Adding the exposures in event-id order would remove "
-    "the deadlocks"
-)
-
 # One-off sampling profile of the single path (py-spy on the api process, singles at 16
-# connections, this machine); not measured by this run, so quoted as text.
+# connections, this machine, the code as measured here); not measured by this run, so quoted
+# as text.
 PROFILE_NOTE = (
     "where one api process's CPU goes (a one-off py-spy sample of the single path at 16 "
-    "connections, not part of this run): about 56% executing SQL through SQLAlchemy Core and "
-    "asyncpg, 12% uvicorn/Starlette/FastAPI and our middleware, 12% the event loop, 8% our own "
-    "placement, ledger and endpoint code, 7% Redis calls (rate limiter, logout denylist), 2% "
-    "JWT, 2% pydantic and JSON. A single is about 18 PostgreSQL round trips in one transaction "
-    "(BEGIN, idempotency look-up, eligibility, prices, bet insert, liability upsert, legs, "
-    "lines, the ledger's lock and write, bet update, status, outbox, four reads to build the "
-    "response, COMMIT), each paying SQLAlchemy's per-statement cost (section 4: 3-7x a raw "
-    "asyncpg call); a 5-leg multi adds four liability upserts"
+    "connections, not part of this run; each sample counted where its deepest frame is): about "
+    "32% executing SQL (asyncpg encoding, sending and decoding the four round trips, "
+    "SQLAlchemy's pool checkout), 23% uvicorn/Starlette/FastAPI and our middleware (HTTP "
+    "parsing, routing, dependency injection, sending the answer), 23% our own code (placement's "
+    "rules, the ledger's balances and postings, tax, money formatting, building the answer and "
+    "the events, ids, metrics), 11% the event loop, 7% the one Redis call (rate limits and the "
+    "logout denylist in one script), 3% pydantic and JSON, JWT under 1% (verified tokens are "
+    "cached). A single is 4 PostgreSQL round trips: BEGIN, one read (the idempotency key, "
+    "eligibility's inputs, the leg's price, statuses, limits and exposure, the wallet and house "
+    "account locked FOR UPDATE), one write (the bet, the exposure upsert, legs, lines, status, "
+    "the ledger transfer and both events) and COMMIT; the answer is built from values in hand. "
+    "PostgreSQL's own share is the rows themselves: about 10 rows, ~30 index entries, 9 foreign "
+    "key checks (share locks on the hot event, market, outcome and player rows) and their WAL "
+    "per single, each statement on a reused generic plan"
 )
+
+
+def _leg_order_note(results: dict[Case, dict[str, Any]]) -> str:
+    multis = [r for case, r in results.items() if case.kind == "multi"]
+    deadlocks = sum(r["deadlocks"] or 0 for r in multis)
+    order = (
+        f"rotated by connection (slips with the same {LEGS} events in {LEGS} different orders)"
+        if MIXED_LEG_ORDER
+        else "in event order in every slip"
+    )
+    return (
+        f"the legs of the multis here are {order}; placement locks the ledger accounts in "
+        "ascending id in its read, then upserts every event's exposure in ascending event id "
+        "in its one write, so slips on the same events queue on those rows instead of "
+        f"deadlocking: {deadlocks} deadlocks over the multi rows (an earlier version, upserting "
+        "in slip order, deadlocked on rotated legs through all of `run_in_transaction`'s "
+        "retries)"
+    )
 
 
 def _ratio(value: float | None) -> str:
@@ -492,7 +506,8 @@ def _intro() -> str:
     text = f"""
     `POST /api/bets` through the real api: `create_app` under uvicorn (httptools, uvloop) in
     its own process, the same server and settings as section 1 (rate limiter on but unlimited,
-    JWT, logout denylist, a pool of 10+10 PostgreSQL connections), driven by the Python load
+    JWT, logout denylist, a pool of up to 20 PostgreSQL connections kept open), driven by the
+    Python load
     generator in another process, keep-alive, closed loop, {WARMUP:g} s warm-up then
     {SECONDS:g} s measured per row. Fixtures: the {LEGS} demo football events
     (`catalogue.demo.seed`, 5 priced markets each) and, for one row, {SPREAD_EVENTS - LEGS} more
@@ -501,12 +516,16 @@ def _intro() -> str:
     where every connection bets for one player. Every request has a fresh idempotency key,
     stake {STAKE} KES at the current price and `odds_change: "any"` (a price move never
     rejects). Singles go round every outcome of the events; a {LEGS}-leg multi takes one outcome
-    of each demo event. One placement is one transaction: idempotency look-up, eligibility, the
-    legs' prices, the bet row, per-event liability upsert, legs and lines, the ledger transfer
-    (stake into stakes in play), status history, outbox event, and the reads that build the
-    response. Ceiling: the bare Starlette `GET /` of section 1, started again and measured here
-    at the same connection counts. "api CPU µs/bet" is the api process's own CPU (both
-    processes' in the 2-process rows) per answered request, warm-up included, against bare
+    of each demo event{", its legs rotated by connection" if MIXED_LEG_ORDER else ""}. One
+    placement is one transaction of four PostgreSQL round trips: BEGIN; one read (the
+    idempotency key's bet, eligibility's inputs, every leg's price, statuses, limits and
+    exposure, the stake's ledger accounts locked FOR UPDATE); one write (the bet, every event's
+    exposure upserted in event-id order under its cap, legs and lines, status history, the
+    ledger transfer of the stake into stakes in play and both outbox events); COMMIT. The answer
+    is built from values in hand; the edge makes one Redis call (rate limits and the logout
+    denylist in one script). Ceiling: the bare Starlette `GET /` of section 1, started again
+    and measured here at the same connection counts. "api CPU µs/bet" is the api process's own
+    CPU (both processes' in the 2-process rows) per answered request, warm-up included, against bare
     Starlette's per request in brackets; PostgreSQL CPU is the whole server's; percentages are
     shares of one core; other CPU is what the machine used beyond the api, PostgreSQL and the
     load generator (Redis, NATS, the kernel, and anybody else's work on a shared machine);
@@ -620,7 +639,13 @@ def _conclude(
             "the single Python process is the bottleneck; at this cost one core tops out near "
             f"{fmt_rate(1e6 / one['api_us'])} bets/s"
             if bound and one["api_us"]
-            else "the api process was not CPU-bound here, so waits (locks, the pool) limit it"
+            else (
+                f"the cores were full (other work took {one['other']:.0%} of a core), so the "
+                "api process waited for a core; at this cost one core would top out near "
+                f"{fmt_rate(1e6 / one['api_us'])} bets/s"
+                if one["busy"] >= 0.9 and one["api_us"]
+                else "the api process was not CPU-bound here, so waits (locks, the pool) limit it"
+            )
         )
     )
     section.note(PROFILE_NOTE)
@@ -638,18 +663,22 @@ def _conclude(
         )
         + f"api and PostgreSQL spent {_us(pair)} µs of CPU per bet between them, while "
         f"{TARGET_RATE:,}/s on {cores} cores leaves {_us(cores * 1e6 / TARGET_RATE)} µs per bet "
-        "for everything (Redis, NATS, the kernel included). Reaching the target needs a "
-        "placement several times cheaper in both processes (far fewer round trips: one "
-        "statement or server-side function for the writes, the response built from values in "
-        "hand instead of re-read, the hot statements as driver SQL or raw asyncpg, cf. sections "
-        "4 and 5), and beyond that api replicas on cores of their own with PostgreSQL on its own "
-        "host"
+        "for everything (Redis, NATS, the kernel included)"
+        + (
+            f", {pair / (cores * 1e6 / TARGET_RATE):.1f}x that budget: with 4 round trips left "
+            "the rest is the HTTP stack, Python and asyncpg per statement in the api, and in "
+            "PostgreSQL the rows, index entries, foreign key checks and WAL each bet writes "
+            "(cf. the profile above). Beyond this: api replicas on cores of their own and "
+            "PostgreSQL on its own host"
+            if pair > cores * 1e6 / TARGET_RATE
+            else ""
+        )
     )
     spread, hot = results[SPREAD], results[HOT]
     multi, multi_2 = results[MULTI[TOP]], results[MULTI_2]
     held = (
-        "each placement holds its event's liability row lock from the upsert to COMMIT, the "
-        "response reads included"
+        "each placement holds its events' liability row locks from its write to COMMIT, and "
+        "its wallet's and house shard's from its read to COMMIT"
     )
     spread_gain = spread["rps"] / one["rps"] if one["rps"] else 0.0
     section.note(
@@ -658,17 +687,19 @@ def _conclude(
         + (
             f" ({held}): on {LEGS} events that queue costs a share of the throughput"
             if spread_gain >= 1.2
-            else f" ({held}): with one CPU-bound process that queue is not yet the limit"
+            else f" ({held}): on {LEGS} events that queue is not the limit here"
         )
         + f"; one player on all {TOP} connections ran at {fmt_rate(hot['rps'])}/s, p99 "
         f"{fmt_ms(hot['p99_ms'])} ms (every bet queues on the wallet's row lock). Every multi "
-        f"here holds all {LEGS} demo events' liability rows at once, so multis on the same "
-        f"events run one after another: {fmt_rate(multi['rps'])}/s with p99 "
+        f"here holds all {LEGS} demo events' liability rows at once, from its write to COMMIT, "
+        f"so multis on the same events queue there; a multi also writes {LEGS} legs, "
+        f"{LEGS} exposure rows and their foreign key checks, so it costs PostgreSQL more than "
+        f"a single: {fmt_rate(multi['rps'])}/s with p99 "
         f"{fmt_ms(multi['p99_ms'])} ms on one process (itself at {multi['api_share']:.0%} of a "
         f"core) and {fmt_rate(multi_2['rps'])}/s, p99 ≤ "
         f"{fmt_ms(multi_2['p99_ms'])} ms on two"
     )
-    section.note(LEG_ORDER_NOTE)
+    section.note(_leg_order_note(results))
     deadlocks = sum(r["deadlocks"] or 0 for r in results.values())
     errors = sum(r["errors"] + r["non_2xx_all"] for r in results.values())
     section.note(

@@ -256,8 +256,9 @@ def run(urls: dict[str, str], report: Report, log_dir: Path) -> None:
         'Starlette app returning the same `{"status": "ok"}` on the same uvicorn setup. '
         "The bare FastAPI row (same route, no middleware) separates the framework's cost from "
         "ours. `/healthz` crosses the full middleware (request id, security headers, metrics); "
-        "`/api/me` adds JWT verification, the rate limiter (Redis), the logout denylist (Redis) "
-        'and one PostgreSQL read; `/readyz` pings PostgreSQL, Redis and NATS. "api CPU µs/req" '
+        "`/api/me` adds JWT verification (cached once a token has verified), one Redis call "
+        "(the rate limiter and the logout denylist in one script) and one PostgreSQL read; "
+        '`/readyz` pings PostgreSQL, Redis and NATS. "api CPU µs/req" '
         "is the server process's own CPU per request (PostgreSQL/Redis excluded; warm-up "
         "included), against bare Starlette in brackets: the least noisy measure of edge cost, "
         'and the one that decides how many requests one api process can serve. "machine busy" '

@@ -59,7 +59,7 @@ OTHER_LOAD = 0.25  # cores used by unrelated processes above which a row gets a 
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
-def _positional(clause: sa.TextClause) -> tuple[str, tuple[str, ...]]:
+def _positional(text: str) -> tuple[str, tuple[str, ...]]:
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -67,11 +67,11 @@ def _positional(clause: sa.TextClause) -> tuple[str, tuple[str, ...]]:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    return _NAME.sub(number, clause.text), tuple(names)
+    return _NAME.sub(number, text), tuple(names)
 
 
-_LOCK_SQL, _LOCK_NAMES = _positional(repo._LOCK)
-_WRITE_SQL, _WRITE_NAMES = _positional(repo._WRITE_TRANSFER)
+_LOCK_SQL, _LOCK_NAMES = _positional(repo.lock_sql(2, 0))  # two accounts by id
+_WRITE_SQL, _WRITE_NAMES = _positional(repo._WRITE_TRANSFER.text)
 
 
 @dataclass(frozen=True)
@@ -377,7 +377,7 @@ def _raw(
             }
         )
         async with pool.acquire() as conn, conn.transaction():
-            lock_args = {"ids": [debit_id, credit_id], "owners": [], "currency": CURRENCY}
+            lock_args = repo.lock_values([debit_id, credit_id], [], CURRENCY)
             rows = await conn.fetch(_LOCK_SQL, *(lock_args[n] for n in _LOCK_NAMES))
             state = {row["id"]: row for row in rows}
             after: dict[int, int] = {}
@@ -503,7 +503,8 @@ async def run(urls: dict[str, str], report: Report) -> None:
     section = report.section(
         "5. Ledger transfers",
         f"Transfers of 1 minor unit through `service.post_transfer` inside `run_in_transaction` "
-        f"(SQLAlchemy Core on asyncpg, a fresh idempotency key each), by `tasks` concurrent "
+        f"(its lock and write on the asyncpg connection inside the SQLAlchemy transaction, a "
+        f"fresh idempotency key each), by `tasks` concurrent "
         f"tasks in a closed loop on a `Database(pool_size=tasks)`. Each row warms up for "
         f"{WARMUP_SECONDS} s, then the rows of one case and concurrency take turns in {SLICES} "
         f"windows, {MEASURE_SECONDS:.0f} s measured each in total (so a burst of other load "
@@ -514,7 +515,7 @@ async def run(urls: dict[str, str], report: Report) -> None:
         "the house, whose side is spread over `HOUSE_SHARDS` rows by the transfer key. "
         "Baseline (the ceiling): an asyncpg pool of the same size running exactly the SQL the "
         "ledger runs per transfer — BEGIN, the lock `SELECT … FOR UPDATE` "
-        "(`repository._LOCK`'s text), balances computed in Python, the one write statement "
+        "(`repository.lock_sql`'s text), balances computed in Python, the one write statement "
         "(`repository._WRITE_TRANSFER`'s text, same values and outbox payload), COMMIT — with "
         "account ids resolved up front (the lock selects by id only; the ledger selects players "
         "by owner). The unsharded raw row in (c) (at the higher concurrency only, to keep the "
@@ -621,9 +622,10 @@ def _conclude(
         "transfer: four round trips, three inserts, two updates and their WAL), "
         f"{raw_bound}; ours spends {_us(ours['cpu_us'])} µs of Python CPU per transfer against "
         f"{_us(raw['cpu_us'])} raw and its one process ran at {ours['py_share']:.0%} of a core, "
-        f"{ours_bound} (a one-off cProfile of this path, not part of this run, put about a "
-        "third of its CPU in SQLAlchemy's execution layer and greenlet bridge, a third in "
-        "asyncpg, an eighth in the ledger's own code); the server's CPU per transfer is about "
+        f"{ours_bound} (a one-off py-spy sample of this path, not part of this run: the lock "
+        "and the write, both on the asyncpg connection inside the SQLAlchemy transaction, about "
+        "36% of its CPU, BEGIN, COMMIT and the pool checkout 22%, the ledger's own code 13%, "
+        "the event loop and the load loop the rest); the server's CPU per transfer is about "
         "the same either way, the SQL being the same"
     )
     if raw["rate"] < 2000:

@@ -20,6 +20,7 @@ from letsbet.accounts.domain import (
 )
 from letsbet.accounts.tokens import InvalidToken, TokenExpired, TokenSigner
 from letsbet.tenants import TENANTS, get_tenant
+from tests.support import poll_until
 
 KE, NG, GH = (TENANTS[c] for c in ("KE", "NG", "GH"))
 
@@ -142,3 +143,30 @@ def test_tenants_are_complete_and_consistent() -> None:
     assert NG.id_number_valid("BVN", "12345678901")
     assert GH.id_number_valid("NATIONAL_ID", "GHA-123456789-0")
     assert not GH.id_number_valid("NATIONAL_ID", "GHA-12345678-0")
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_only_under_its_key() -> None:
+    signer = _signer()
+    now = datetime.now(UTC)
+    # Minted so that it expires within the next two seconds.
+    token = signer.access_token(
+        user_id=uuid.uuid4(),
+        role=Role.PLAYER,
+        country="KE",
+        now=now - timedelta(minutes=15) + timedelta(seconds=2),
+    )
+    first = signer.verify_access(token)
+    assert signer.verify_access(token) is first  # answered from the cache
+    with pytest.raises(InvalidToken):  # another key: never from the cache
+        _signer("t" * 40).verify_access(token)
+
+    async def expired() -> bool:
+        try:
+            signer.verify_access(token)
+        except TokenExpired:
+            return True
+        return False
+
+    await poll_until(expired, timeout=5)
+    with pytest.raises(TokenExpired):
+        signer.verify_access(token)

@@ -1,28 +1,34 @@
 """One answer to "may this player do this money action now?" for every path.
 
-Sports bets, crash bets, deposits and withdrawals all call `check`, so a rule added here applies
-everywhere at once. The check is one read (`state_query`: the user row, their responsible-gaming
-controls and, only where a limit or cap applies, the totals it is measured against) and one pure
-decision (`decide`). A player with a limit that this action is measured against has their user
-row locked and the totals read again, so two concurrent requests cannot both fit under a limit.
+Sports bets, crash bets, deposits and withdrawals all come here, so a rule added here applies
+everywhere at once. The rules read their inputs in one statement: `inputs_sql(action)` is a list
+of select-list items over the parameters :user_id and :now (the account, the player's
+responsible-gaming controls and, only where a limit or cap applies, the totals it is measured
+against), and `decide` is pure. A hot path that reads much else in one statement (bet placement)
+puts the fragment in its own select list and calls `decide` on the row: no round trip of its
+own. `check` is the stand-alone form (one statement; see its docstring for the locks).
 
-Rejections, each with its own code (all 403 unless noted):
+Rejections, each with its own code (403 unless noted):
     player_not_eligible   account suspended or closed (reason account_inactive), or the platform
                           is closed in the player's country (reason country_not_allowed)
-    self_excluded         self-exclusion in force: no bets, no deposits (withdrawals pass)
-    timed_out             a time-out in force: no bets, no deposits (withdrawals pass)
-    underage              below the tenant's minimum age
-    kyc_required          withdrawals, and bets where the tenant forbids betting before KYC
-    deposit_cap_before_kyc  (422) deposits before KYC past the tenant's cap
-    deposit_limit_reached (422) past the player's own deposit limit (day/week/month)
-    loss_limit_reached    (422) past the player's own loss limit (day/week/month)
     location_unknown / location_not_allowed / location_mismatch   geolocation (compliance.geo)
+    underage              below the tenant's minimum age
+    kyc_required          withdrawals; bets where the tenant forbids betting before KYC
+    self_excluded         a self-exclusion in force: no bets, no deposits (withdrawals pass)
+    timed_out             a time-out in force: no bets, no deposits (withdrawals pass)
+    deposit_cap_before_kyc (422) deposits before KYC past the tenant's cap
+    deposit_limit_reached  (422) past the player's own deposit limit (day/week/month)
+    loss_limit_reached     (422) past the player's own loss limit (day/week/month)
 """
+
+# The SQL here is built from this module's constants only; values travel as parameters.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -32,20 +38,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts.domain import age_on
-from letsbet.accounts.tables import users
 from letsbet.compliance.geo.domain import Location, check_location
-from letsbet.compliance.responsible_gaming.domain import (
-    WINDOWS,
-    LimitKind,
-    Period,
-    over_limit,
-)
-from letsbet.compliance.responsible_gaming.tables import rg_controls, rg_limits
-from letsbet.crash.tables import crash_bets
+from letsbet.compliance.responsible_gaming.domain import over_limit
 from letsbet.errors import Forbidden, Unprocessable
-from letsbet.payments.tables import payments
-from letsbet.sportsbook.bets.tables import bets
-from letsbet.tenants import Tenant, get_tenant
+from letsbet.platform.db import DriverSQL
+from letsbet.tenants import get_tenant
 
 
 class Action(StrEnum):
@@ -57,6 +54,13 @@ class Action(StrEnum):
     @property
     def is_bet(self) -> bool:
         return self in (Action.SPORTS_BET, Action.CRASH_BET)
+
+    @property
+    def limit_kind(self) -> str | None:
+        """The player limit this action is measured against."""
+        if self == Action.DEPOSIT:
+            return "deposit"
+        return "loss" if self.is_bet else None
 
 
 class NotEligible(Forbidden):
@@ -99,210 +103,176 @@ class LossLimitReached(Unprocessable):
     message = "This stake would pass the loss limit you set."
 
 
-_PERIODS = (Period.DAY, Period.WEEK, Period.MONTH)
+PERIODS = (("day", "1 day"), ("week", "7 days"), ("month", "30 days"))  # rolling windows
+_NOW = "CAST(:now AS timestamptz)"
+_OPEN_DEPOSIT = "direction = 'deposit' AND status IN ('initiated','pending','succeeded')"
+
+
+def _used_sql(kind: str, window: str) -> str:
+    """Deposits made (or on their way), or net losses on bets placed, within `window`. A bet
+    still open counts as lost in full: its stake is at risk."""
+    since = f"{_NOW} - interval '{window}'"
+    if kind == "deposit":
+        return (
+            "(SELECT coalesce(sum(amount), 0)::bigint FROM payments WHERE user_id = :user_id"
+            f" AND {_OPEN_DEPOSIT} AND created_at > {since})"
+        )
+    return (
+        "((SELECT coalesce(sum(total_stake - coalesce(payout, 0)), 0)::bigint FROM bets"
+        f" WHERE user_id = :user_id AND placed_at > {since} AND status <> 'rejected')"
+        " + (SELECT coalesce(sum(amount - coalesce(net_payout, 0)), 0)::bigint FROM crash_bets"
+        f" WHERE user_id = :user_id AND placed_at > {since}))"
+    )
+
+
+@functools.cache
+def inputs_sql(action: Action) -> str:
+    """Everything the rules read for `action`, as select-list items over :user_id and :now.
+    Totals are computed only when a limit of that kind exists (PostgreSQL evaluates a CASE
+    branch's subquery only when the branch is taken), so a player without limits costs a few
+    primary-key look-ups."""
+    user = "(SELECT {} FROM users WHERE id = :user_id)"
+    controls = "(SELECT {} FROM rg_controls WHERE user_id = :user_id)"
+    items = [
+        user.format("status") + " AS account_status",
+        user.format("kyc_status = 'verified'") + " AS kyc_verified",
+        user.format("date_of_birth") + " AS date_of_birth",
+        controls.format("excluded_until") + " AS excluded_until",
+        controls.format("excluded_permanently") + " AS excluded_permanently",
+        controls.format("timeout_until") + " AS timeout_until",
+    ]
+    kind = action.limit_kind
+    if kind is not None:
+        exists = f"EXISTS (SELECT 1 FROM rg_limits WHERE user_id = :user_id AND kind = '{kind}')"
+        for period, window in PERIODS:
+            items.append(
+                "(SELECT CASE WHEN pending_from IS NOT NULL AND pending_from <= "
+                f"{_NOW} THEN pending_amount ELSE amount END FROM rg_limits"
+                f" WHERE user_id = :user_id AND kind = '{kind}' AND period = '{period}')"
+                f" AS limit_{period}"
+            )
+            items.append(f"CASE WHEN {exists} THEN {_used_sql(kind, window)} END AS used_{period}")
+    if action == Action.DEPOSIT:
+        items.append(
+            f"CASE WHEN {user.format('kyc_status')} <> 'verified' THEN"
+            " (SELECT coalesce(sum(amount), 0)::bigint FROM payments WHERE user_id = :user_id"
+            f" AND {_OPEN_DEPOSIT}) END AS deposited_before_kyc"
+        )
+    return ", ".join(items)
+
+
+# Kept for readers of the fragment that predate per-action inputs (bet placement).
+INPUTS_SQL = inputs_sql(Action.SPORTS_BET)
+
+
+@functools.cache
+def _statement(action: Action) -> DriverSQL:
+    return DriverSQL("SELECT " + inputs_sql(action))
 
 
 @dataclass(frozen=True, slots=True)
-class PlayerState:
-    """Everything the rules need, as one row read."""
+class Inputs:
+    """What the rules read, from a row carrying `inputs_sql`'s columns."""
 
-    status: str
-    country: str
-    kyc_verified: bool
-    date_of_birth: date
+    account_status: str | None  # None: no such account
+    kyc_verified: bool = False
+    date_of_birth: date | None = None
     excluded_until: datetime | None = None
     excluded_permanently: bool = False
     timeout_until: datetime | None = None
-    withdrawals_frozen: bool = False
-    # The limit of this action's kind per period (day, week, month) and what it already used.
+    # The limit of the action's kind per period (day, week, month) and what it already used.
     limits: tuple[int | None, int | None, int | None] = (None, None, None)
     used: tuple[int, int, int] = (0, 0, 0)
-    deposited_before_kyc: int = 0  # all deposits, when the player is not verified
+    deposited_before_kyc: int = 0
 
     @property
     def has_limit(self) -> bool:
         return any(limit is not None for limit in self.limits)
 
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Inputs:
+        def get(name: str) -> Any:
+            try:
+                return row[name]
+            except KeyError:
+                return None
 
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """Where the request comes from and what the platform allows (settings, geolocation)."""
-
-    allowed_countries: Sequence[str]
-    location: Location | None = None  # None: not fenced here (internal callers, geofence off)
-
-
-def _limit_kind(action: Action) -> LimitKind | None:
-    if action == Action.DEPOSIT:
-        return LimitKind.DEPOSIT
-    if action.is_bet:
-        return LimitKind.LOSS
-    return None
-
-
-def _effective_limit(user_id: uuid.UUID, kind: LimitKind, period: Period, now: datetime) -> Any:
-    """The limit in force: a pending raise counts once its cooling period is over."""
-    value = sa.case(
-        (
-            sa.and_(rg_limits.c.pending_from.is_not(None), rg_limits.c.pending_from <= now),
-            rg_limits.c.pending_amount,
-        ),
-        else_=rg_limits.c.amount,
-    )
-    return (
-        sa.select(value)
-        .where(
-            rg_limits.c.user_id == user_id,
-            rg_limits.c.kind == kind.value,
-            rg_limits.c.period == period.value,
+        day, week, month = (get(f"limit_{p}") for p, _ in PERIODS)
+        used_day, used_week, used_month = (int(get(f"used_{p}") or 0) for p, _ in PERIODS)
+        return cls(
+            account_status=row["account_status"],
+            kyc_verified=bool(get("kyc_verified")),
+            date_of_birth=get("date_of_birth"),
+            excluded_until=get("excluded_until"),
+            excluded_permanently=bool(get("excluded_permanently")),
+            timeout_until=get("timeout_until"),
+            limits=(day, week, month),
+            used=(used_day, used_week, used_month),
+            deposited_before_kyc=int(get("deposited_before_kyc") or 0),
         )
-        .scalar_subquery()
-    )
-
-
-def _used(user_id: uuid.UUID, kind: LimitKind, since: datetime) -> Any:
-    """Deposits made (or on their way), or net losses on bets placed, since `since`."""
-    if kind == LimitKind.DEPOSIT:
-        return (
-            sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount), 0))
-            .where(
-                payments.c.user_id == user_id,
-                payments.c.direction == "deposit",
-                payments.c.status.in_(["initiated", "pending", "succeeded"]),
-                payments.c.created_at > since,
-            )
-            .scalar_subquery()
-        )
-    # A bet still open counts as lost in full: its stake is at risk.
-    sports = (
-        sa.select(
-            sa.func.coalesce(
-                sa.func.sum(bets.c.total_stake - sa.func.coalesce(bets.c.payout, 0)), 0
-            )
-        )
-        .where(bets.c.user_id == user_id, bets.c.placed_at > since, bets.c.status != "rejected")
-        .scalar_subquery()
-    )
-    crash = (
-        sa.select(
-            sa.func.coalesce(
-                sa.func.sum(crash_bets.c.amount - sa.func.coalesce(crash_bets.c.net_payout, 0)), 0
-            )
-        )
-        .where(crash_bets.c.user_id == user_id, crash_bets.c.placed_at > since)
-        .scalar_subquery()
-    )
-    return sports + crash
-
-
-def state_query(user_id: uuid.UUID, action: Action, now: datetime) -> sa.Select[Any]:
-    """The single read behind `check`. Totals are computed only when a limit or cap needs them
-    (PostgreSQL evaluates a CASE branch's subquery only when the branch is taken)."""
-    kyc_verified = users.c.kyc_status == "verified"
-    columns: list[Any] = [
-        users.c.status,
-        users.c.country_code,
-        kyc_verified.label("kyc_verified"),
-        users.c.date_of_birth,
-        rg_controls.c.excluded_until,
-        sa.func.coalesce(rg_controls.c.excluded_permanently, False).label("excluded_permanently"),
-        rg_controls.c.timeout_until,
-    ]
-    kind = _limit_kind(action)
-    if kind is not None:
-        for period in _PERIODS:
-            limit = _effective_limit(user_id, kind, period, now)
-            columns.append(limit.label(f"limit_{period.value}"))
-            columns.append(
-                sa.case(
-                    (limit.is_not(None), _used(user_id, kind, now - WINDOWS[period])), else_=0
-                ).label(f"used_{period.value}")
-            )
-    if action == Action.DEPOSIT:
-        columns.append(
-            sa.case(
-                (
-                    sa.not_(kyc_verified),
-                    _used(user_id, LimitKind.DEPOSIT, datetime(1970, 1, 1, tzinfo=UTC)),
-                ),
-                else_=0,
-            ).label("deposited_before_kyc")
-        )
-    return (
-        sa.select(*columns)
-        .select_from(users.outerjoin(rg_controls, rg_controls.c.user_id == users.c.id))
-        .where(users.c.id == user_id)
-    )
-
-
-def state_of(row: Any, action: Action) -> PlayerState:
-    mapping = row._mapping
-    limits: tuple[int | None, int | None, int | None] = (None, None, None)
-    used = (0, 0, 0)
-    if _limit_kind(action) is not None:
-        day, week, month = (mapping[f"limit_{p.value}"] for p in _PERIODS)
-        limits = (day, week, month)
-        used_day, used_week, used_month = (int(mapping[f"used_{p.value}"] or 0) for p in _PERIODS)
-        used = (used_day, used_week, used_month)
-    return PlayerState(
-        status=row.status,
-        country=row.country_code,
-        kyc_verified=bool(row.kyc_verified),
-        date_of_birth=row.date_of_birth,
-        excluded_until=row.excluded_until,
-        excluded_permanently=bool(row.excluded_permanently),
-        timeout_until=row.timeout_until,
-        withdrawals_frozen=bool(mapping.get("withdrawals_frozen", False)),
-        limits=limits,
-        used=used,
-        deposited_before_kyc=int(mapping.get("deposited_before_kyc") or 0),
-    )
 
 
 def decide(
-    state: PlayerState,
+    inputs: Inputs,
     *,
+    country: str,
     action: Action,
-    tenant: Tenant,
-    amount: int,
-    gate: Gate,
-    now: datetime,
+    allowed_countries: Sequence[str],
+    amount: int | None = None,
+    location: Location | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Every rule, pure: raise the first rejection that applies, or return."""
-    if state.status != "active":
+    """Every rule, pure: raise the first rejection that applies, or return. `amount` (minor
+    units) is what limits and caps are measured with; None leaves them to `check_amount`
+    (placement knows the stake only after the slip's rules). `location` None: not fenced."""
+    now = now or datetime.now(UTC)
+    tenant = get_tenant(country)
+    if inputs.account_status != "active":
         raise NotEligible("This account is suspended or closed.", reason="account_inactive")
-    if tenant.code not in gate.allowed_countries:
-        raise NotEligible(f"letsbet is closed in {tenant.code}.", reason="country_not_allowed")
-    if gate.location is not None:
-        check_location(gate.location, home=tenant.code, allowed=gate.allowed_countries)
-    if age_on(state.date_of_birth, now.date()) < tenant.min_age:
+    if country not in allowed_countries:
+        raise NotEligible(f"letsbet is closed in {country}.", reason="country_not_allowed")
+    if location is not None:
+        check_location(location, home=country, allowed=allowed_countries)
+    if inputs.date_of_birth is not None and age_on(inputs.date_of_birth, now.date()) < (
+        tenant.min_age
+    ):
         raise Underage(minimum_age=tenant.min_age)
     if action == Action.WITHDRAWAL:
-        if not state.kyc_verified:
+        if not inputs.kyc_verified:
             raise KycRequired("Verify your identity before withdrawing.")
-        return  # exclusions and limits never keep a player from their own money
-    if state.excluded_permanently or (
-        state.excluded_until is not None and state.excluded_until > now
+        return  # exclusions and limits never keep players from their own money
+    if inputs.excluded_permanently or (
+        inputs.excluded_until is not None and inputs.excluded_until > now
     ):
+        until = None if inputs.excluded_permanently else inputs.excluded_until
         raise SelfExcluded(
-            until=None
-            if state.excluded_permanently or state.excluded_until is None
-            else state.excluded_until.isoformat(),
-            permanent=state.excluded_permanently,
+            until=until.isoformat() if until else None, permanent=inputs.excluded_permanently
         )
-    if state.timeout_until is not None and state.timeout_until > now:
-        raise TimedOut(until=state.timeout_until.isoformat())
-    if action.is_bet and not tenant.allow_betting_before_kyc and not state.kyc_verified:
+    if inputs.timeout_until is not None and inputs.timeout_until > now:
+        raise TimedOut(until=inputs.timeout_until.isoformat())
+    if action.is_bet and not tenant.allow_betting_before_kyc and not inputs.kyc_verified:
         raise KycRequired("Verify your identity before betting.")
-    if action == Action.DEPOSIT and not state.kyc_verified:
-        if state.deposited_before_kyc + amount > tenant.deposit_cap_before_kyc:
-            raise DepositCapBeforeKyc(
-                cap=tenant.deposit_cap_before_kyc, deposited=state.deposited_before_kyc
-            )
+    if amount is not None:
+        check_amount(inputs, country=country, action=action, amount=amount)
+
+
+def check_amount(inputs: Inputs, *, country: str, action: Action, amount: int) -> None:
+    """The rules measured with the amount: the cap before KYC and the player's own limits."""
+    if action == Action.DEPOSIT and not inputs.kyc_verified:
+        cap = get_tenant(country).deposit_cap_before_kyc
+        if inputs.deposited_before_kyc + amount > cap:
+            raise DepositCapBeforeKyc(cap=cap, deposited=inputs.deposited_before_kyc)
     error = DepositLimitReached if action == Action.DEPOSIT else LossLimitReached
-    for period, limit, used in zip(_PERIODS, state.limits, state.used, strict=True):
+    for (period, _), limit, used in zip(PERIODS, inputs.limits, inputs.used, strict=True):
         if over_limit(used, amount, limit):
-            raise error(period=period.value, limit=limit, used=used)
+            raise error(period=period, limit=limit, used=used)
+
+
+async def read_inputs(
+    conn: AsyncConnection, *, user_id: uuid.UUID, action: Action, now: datetime
+) -> Inputs:
+    row = await _statement(action).fetchrow(conn, {"user_id": user_id, "now": now})
+    return Inputs.of(row)
 
 
 async def check(
@@ -315,32 +285,53 @@ async def check(
     amount: int = 0,
     location: Location | None = None,
     now: datetime | None = None,
-) -> PlayerState:
-    """Raise the rejection (see the module's list), or return the player's state.
+) -> Inputs:
+    """Raise the rejection (see the module's list), or return the inputs.
 
-    `amount` is the stake or deposit in minor units (limits and caps are measured with it).
-    Deposits and withdrawals lock the user row first (FOR NO KEY UPDATE), so one money request
-    per player at a time passes the caps; a bet locks it only when a loss limit applies."""
+    Deposits and withdrawals lock the user row first (FOR NO KEY UPDATE) and then read, so one
+    money request per player at a time passes the caps. A bet reads without a lock; only when a
+    loss limit applies does it lock the user row and read again (`recheck_limits`), since a
+    total read before the lock could miss a concurrent bet's stake."""
     now = now or datetime.now(UTC)
-    tenant = get_tenant(country)
-    gate = Gate(allowed_countries, location)
     if not action.is_bet:
-        await _lock_user(conn, user_id)
-    row = (await conn.execute(state_query(user_id, action, now))).first()
-    if row is None:
-        raise NotEligible("No such account.", reason="account_inactive")
-    state = state_of(row, action)
-    if action.is_bet and state.has_limit:
-        # Totals read without the lock could miss a concurrent bet's stake: lock, read again.
-        await _lock_user(conn, user_id)
-        row = (await conn.execute(state_query(user_id, action, now))).first()
-        assert row is not None
-        state = state_of(row, action)
-    decide(state, action=action, tenant=tenant, amount=amount, gate=gate, now=now)
-    return state
+        await lock_user(conn, user_id)
+    inputs = await read_inputs(conn, user_id=user_id, action=action, now=now)
+    decide(
+        inputs,
+        country=country,
+        action=action,
+        allowed_countries=allowed_countries,
+        location=location,
+        now=now,
+    )
+    if action.is_bet and inputs.has_limit:
+        return await recheck_limits(
+            conn, user_id=user_id, country=country, action=action, amount=amount, now=now
+        )
+    check_amount(inputs, country=country, action=action, amount=amount)
+    return inputs
 
 
-async def _lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
+async def recheck_limits(
+    conn: AsyncConnection,
+    *,
+    user_id: uuid.UUID,
+    country: str,
+    action: Action,
+    amount: int,
+    now: datetime,
+) -> Inputs:
+    """For a player with a limit: lock the user row, read the totals afresh, measure `amount`.
+    Every bet and deposit of a limited player holds this lock until it commits."""
+    await lock_user(conn, user_id)
+    inputs = await read_inputs(conn, user_id=user_id, action=action, now=now)
+    check_amount(inputs, country=country, action=action, amount=amount)
+    return inputs
+
+
+async def lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
+    from letsbet.accounts.tables import users  # the fragment stays free of table objects
+
     await conn.execute(
         sa.select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
     )

@@ -29,7 +29,7 @@ from letsbet.ledger.domain import (
     canonical_hash,
     hold_post_amount,
 )
-from letsbet.ledger.transfers import Transfer, execute, lock_refs, replay
+from letsbet.ledger.transfers import Locked, Transfer, execute, lock_refs, replay
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.observability import LEDGER_REJECTIONS
 
@@ -75,47 +75,55 @@ class Hold:
     replayed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedHold:
+    """A hold checked against the locked wallet, ready to write in one statement."""
+
+    hold: Hold
+    values: dict[str, Any]  # the parameters of `repository.HOLD_CTES`
+    event: Event  # ledger.hold.created
+
+
 async def create_hold(conn: AsyncConnection, spec: HoldSpec) -> Hold:
     """Reserve `amount` of the player's available balance (pending until posted or voided)."""
-    if type(spec.amount) is not int or spec.amount <= 0:
-        raise InvalidTransfer(f"hold amount must be a positive integer, got {spec.amount!r}")
+    check_hold(spec)
     request_hash = spec.request_hash()
     existing = await repo.hold_by_key(conn, spec.idempotency_key)
     if existing is not None:
         return await _hold_replay(conn, existing.id, existing.request_hash, request_hash)
-    ref = PlayerCash(spec.user_id)
     try:
-        states, resolve = await lock_refs(
-            conn, spec.country, spec.currency, spec.idempotency_key, [ref]
+        locked = await lock_refs(
+            conn, spec.country, spec.currency, spec.idempotency_key, [PlayerCash(spec.user_id)]
         )
-        account_id = resolve[ref]
-        updated, _ = apply(states, {}, reserve={account_id: spec.amount})
+        prepared = prepare_hold(spec, locked, request_hash=request_hash)
     except LetsbetError as exc:
         LEDGER_REJECTIONS.labels(exc.code).inc()
         raise
-    hold_id = uuid.uuid4()
-    claimed = await repo.claim_hold(
-        conn,
-        id=hold_id,
-        account_id=account_id,
-        country_code=spec.country,
-        currency=spec.currency,
-        amount=spec.amount,
-        status=HoldStatus.PENDING.value,
-        type=spec.type,
-        idempotency_key=spec.idempotency_key,
-        request_hash=request_hash,
-        reference=spec.reference,
-        metadata=dict(spec.metadata),
-        expires_at=spec.expires_at,
-    )
-    if not claimed:  # a concurrent request with this key won the insert
+    if not await repo.write_hold(conn, prepared.values, prepared.event):
+        # A concurrent request with this key won the insert.
         row = await repo.hold_by_key(conn, spec.idempotency_key)
         assert row is not None
         return await _hold_replay(conn, row.id, row.request_hash, request_hash)
-    await repo.write_held(conn, updated)
+    return prepared.hold
+
+
+def check_hold(spec: HoldSpec) -> None:
+    if type(spec.amount) is not int or spec.amount <= 0:
+        raise InvalidTransfer(f"hold amount must be a positive integer, got {spec.amount!r}")
+
+
+def prepare_hold(
+    spec: HoldSpec, locked: Locked, *, request_hash: str | None = None
+) -> PreparedHold:
+    """Pure: the wallet's new held amount, the hold and its event, against the locked wallet.
+
+    Raises InsufficientFunds when the available balance is below the amount."""
+    check_hold(spec)
+    states, resolve = locked
+    account_id = resolve[PlayerCash(spec.user_id)]
+    updated, _ = apply(states, {}, reserve={account_id: spec.amount})
     hold = Hold(
-        id=hold_id,
+        id=uuid.uuid4(),
         account_id=account_id,
         user_id=spec.user_id,
         currency=spec.currency,
@@ -125,8 +133,24 @@ async def create_hold(conn: AsyncConnection, spec: HoldSpec) -> Hold:
         transfer_id=None,
         expires_at=spec.expires_at,
     )
-    await record(conn, Event("ledger.hold.created", _hold_event(hold, spec.type)))
-    return hold
+    values = repo.hold_values(
+        {
+            "id": hold.id,
+            "account_id": account_id,
+            "country": spec.country,
+            "currency": spec.currency,
+            "amount": spec.amount,
+            "type": spec.type,
+            "idempotency_key": spec.idempotency_key,
+            "request_hash": request_hash or spec.request_hash(),
+            "reference": spec.reference,
+            "metadata": dict(spec.metadata),
+            "expires_at": spec.expires_at,
+        },
+        updated,
+    )
+    event = Event("ledger.hold.created", _hold_event(hold, spec.type))
+    return PreparedHold(hold=hold, values=values, event=event)
 
 
 async def post_hold(

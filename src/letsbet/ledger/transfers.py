@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from letsbet.ledger.domain import (
     apply,
     house_shard,
 )
-from letsbet.platform.bus.outbox import Event, outbox_row
+from letsbet.platform.bus.outbox import Event
 from letsbet.platform.observability import (
     LEDGER_AMOUNT,
     LEDGER_OVERDRAFTS,
@@ -70,28 +70,108 @@ async def post_transfer(conn: AsyncConnection, spec: TransferSpec) -> Transfer:
     return await execute(conn, spec, hold=None)
 
 
+@dataclass(frozen=True, slots=True)
+class LockPlan:
+    """Which accounts a transfer locks: house shards by id, player wallets by owner."""
+
+    country: str
+    currency: str
+    key: str  # the transfer's idempotency key, which picks the house shards
+    house: dict[AccountRef, int]
+    owners: list[uuid.UUID]
+
+    @property
+    def sql(self) -> str:
+        """The lock statement (`repository.lock_sql`) for these accounts."""
+        return repo.lock_sql(len(self.house), len(self.owners))
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The parameters of `sql`."""
+        return repo.lock_values(list(self.house.values()), self.owners, self.currency)
+
+
+# One locked account as `repository.lock_sql` returns it: id, kind, owner, balance, held, version.
+LockedRow = tuple[int, str, uuid.UUID | None, int, int, int]
+Locked = tuple[dict[int, AccountState], dict[AccountRef, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTransfer:
+    """A transfer checked against locked balances, ready to write in one statement."""
+
+    spec: TransferSpec
+    transfer: Transfer
+    values: dict[str, Any]  # the parameters of `repository.TRANSFER_CTES`
+    event: Event  # ledger.transfer.posted
+    # Players a clawback (OVERDRAFT_TYPES) leaves below zero: (entry, available before, after).
+    overdrawn: tuple[tuple[PostedEntry, int, int], ...] = ()
+
+    def posted(self) -> None:
+        """Count it in the ledger's metrics, once its write has claimed the key."""
+        LEDGER_TRANSFERS.labels(self.spec.type).inc()
+        LEDGER_AMOUNT.labels(self.spec.currency, self.spec.type).inc(
+            sum(e.amount for e in self.spec.entries if e.amount > 0)
+        )
+        for entry, available_before, available_after in self.overdrawn:
+            # The player now owes the house; later credits repay it.
+            LEDGER_OVERDRAFTS.labels(self.spec.currency).inc()
+            log.warning(
+                "ledger.player_overdrawn",
+                user_id=str(entry.owner_id),
+                transfer_id=str(self.transfer.id),
+                type=self.spec.type,
+                reference=self.spec.reference,
+                currency=self.spec.currency,
+                amount=entry.amount,
+                available_before=available_before,
+                available_after=available_after,
+            )
+
+
 async def execute(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> Transfer:
     spec.validate()
     request_hash = spec.request_hash()
     try:
-        states, resolve = await lock_refs(
+        locked = await lock_refs(
             conn,
             spec.country,
             spec.currency,
             spec.idempotency_key,
             [e.account for e in spec.entries],
         )
-        deltas = {resolve[e.account]: e.amount for e in spec.entries}
-        release = {hold.account_id: hold.amount} if hold is not None else None
-        overdraft = spec.type in OVERDRAFT_TYPES
-        updated, postings = apply(states, deltas, release=release, overdraft=overdraft)
+        prepared = prepare(spec, locked, hold=hold, request_hash=request_hash)
     except LetsbetError as exc:
         # A replay of a transfer that succeeded earlier must answer with it, even when the
         # money has since moved on and the same transfer would no longer fit.
         if await repo.transfer_by_key(conn, spec.idempotency_key) is not None:
             return await replay(conn, spec.idempotency_key, request_hash)
-        LEDGER_REJECTIONS.labels(exc.code).inc()
+        rejected(exc)
         raise
+    claimed = await repo.write_transfer(conn, prepared.values, prepared.event)
+    if not claimed:
+        return await replay(conn, spec.idempotency_key, request_hash)
+    prepared.posted()
+    return prepared.transfer
+
+
+def rejected(exc: LetsbetError) -> None:
+    LEDGER_REJECTIONS.labels(exc.code).inc()
+
+
+def prepare(
+    spec: TransferSpec, locked: Locked, *, hold: Any = None, request_hash: str | None = None
+) -> PreparedTransfer:
+    """Pure: the new balances, postings, answer and event of `spec` against its locked accounts.
+
+    Raises InsufficientFunds when a player's available balance would go below zero (the caller
+    counts it with `rejected`). `hold`, when given, is the pending hold the transfer posts.
+    """
+    states, resolve = locked
+    deltas = {resolve[e.account]: e.amount for e in spec.entries}
+    release = {hold.account_id: hold.amount} if hold is not None else None
+    overdraft = spec.type in OVERDRAFT_TYPES
+    updated, postings = apply(states, deltas, release=release, overdraft=overdraft)
     transfer_id = uuid.uuid4()
     by_id = {p.account_id: p for p in postings}
     refs = {account_id: ref for ref, account_id in resolve.items()}
@@ -115,97 +195,97 @@ async def execute(conn: AsyncConnection, spec: TransferSpec, *, hold: Any) -> Tr
         metadata=dict(spec.metadata),
         entries=entries,
     )
-    event = outbox_row(Event("ledger.transfer.posted", _transfer_event(transfer)))
-    claimed = await repo.write_transfer(
-        conn,
-        transfer={
+    values = repo.transfer_values(
+        {
             "id": transfer_id,
             "country": spec.country,
             "currency": spec.currency,
             "type": spec.type,
             "idempotency_key": spec.idempotency_key,
-            "request_hash": request_hash,
+            "request_hash": request_hash or spec.request_hash(),
             "reference": spec.reference,
             "metadata": dict(spec.metadata),
             "hold_id": hold.id if hold is not None else None,
             "initiated_by": spec.initiated_by,
         },
-        updated=updated,
-        postings=postings,
-        event=event,
+        updated,
+        postings,
     )
-    if not claimed:
-        return await replay(conn, spec.idempotency_key, request_hash)
-    LEDGER_TRANSFERS.labels(spec.type).inc()
-    LEDGER_AMOUNT.labels(spec.currency, spec.type).inc(
-        sum(e.amount for e in spec.entries if e.amount > 0)
+    event = Event("ledger.transfer.posted", _transfer_event(transfer))
+    overdrawn = tuple(
+        (entry, states[entry.account_id].available, updated[entry.account_id].available)
+        for entry in entries
+        if overdraft
+        and entry.owner_id is not None
+        and entry.amount < 0
+        and updated[entry.account_id].available < 0
     )
-    if overdraft:
-        _report_overdrafts(transfer, states, updated)
-    return transfer
+    return PreparedTransfer(
+        spec=spec, transfer=transfer, values=values, event=event, overdrawn=overdrawn
+    )
 
 
-def _report_overdrafts(
-    transfer: Transfer, before: Mapping[int, AccountState], after: Mapping[int, AccountState]
-) -> None:
-    """A clawback that left a player below zero: the player now owes the house."""
-    for entry in transfer.entries:
-        state = after[entry.account_id]
-        if entry.owner_id is None or entry.amount >= 0 or state.balance - state.held >= 0:
-            continue
-        LEDGER_OVERDRAFTS.labels(transfer.currency).inc()
-        log.warning(
-            "ledger.player_overdrawn",
-            user_id=str(entry.owner_id),
-            transfer_id=str(transfer.id),
-            type=transfer.type,
-            reference=transfer.reference,
-            currency=transfer.currency,
-            amount=entry.amount,
-            available_before=before[entry.account_id].available,
-            available_after=state.balance - state.held,
-        )
-
-
-async def lock_refs(
+async def plan_lock(
     conn: AsyncConnection, country: str, currency: str, key: str, refs: Sequence[AccountRef]
-) -> tuple[dict[int, AccountState], dict[AccountRef, int]]:
-    """Lock every account the refs name (ascending id order), opening missing player wallets."""
+) -> LockPlan:
+    """The accounts to lock for a transfer with idempotency key `key` touching `refs`."""
     house = (
         await repo.house_ids(conn, country, currency)
         if any(isinstance(r, House) for r in refs)
         else {}
     )
     shard = house_shard(key)
-    resolve: dict[AccountRef, int] = {
-        r: house[(r.code, shard)] for r in refs if isinstance(r, House)
-    }
-    owners = [r.user_id for r in refs if isinstance(r, PlayerCash)]
+    return LockPlan(
+        country=country,
+        currency=currency,
+        key=key,
+        house={r: house[(r.code, shard)] for r in refs if isinstance(r, House)},
+        owners=[r.user_id for r in refs if isinstance(r, PlayerCash)],
+    )
+
+
+def resolve_locked(plan: LockPlan, rows: Iterable[Sequence[Any]]) -> Locked | None:
+    """The locked accounts' states and which account each ref is; None if a wallet is missing."""
+    resolve: dict[AccountRef, int] = dict(plan.house)
+    states: dict[int, AccountState] = {}
+    by_owner: dict[uuid.UUID, int] = {}
+    for account_id, kind, owner_id, balance, held, version in rows:
+        states[account_id] = AccountState(
+            id=account_id, kind=AccountKind(kind), balance=balance, held=held, version=version
+        )
+        if owner_id is not None:
+            by_owner[owner_id] = account_id
+    for owner in plan.owners:
+        if owner not in by_owner:
+            return None
+        resolve[PlayerCash(owner)] = by_owner[owner]
+    return states, resolve
+
+
+async def lock_refs(
+    conn: AsyncConnection, country: str, currency: str, key: str, refs: Sequence[AccountRef]
+) -> Locked:
+    """Lock every account the refs name (ascending id order), opening missing player wallets."""
+    plan = await plan_lock(conn, country, currency, key, refs)
+    return await lock_planned(conn, plan)
+
+
+async def lock_planned(conn: AsyncConnection, plan: LockPlan) -> Locked:
+    """Lock the planned accounts, opening missing player wallets first."""
     for attempt in range(2):
         rows = await repo.lock_accounts(
-            conn, ids=list(resolve.values()), owners=owners, currency=currency
+            conn, ids=list(plan.house.values()), owners=plan.owners, currency=plan.currency
         )
-        by_owner = {row.owner_id: row.id for row in rows if row.owner_id is not None}
-        missing = [owner for owner in owners if owner not in by_owner]
-        if not missing:
-            break
+        locked = resolve_locked(plan, rows)
+        if locked is not None:
+            return locked
+        present = {row[2] for row in rows}
+        missing = [owner for owner in plan.owners if owner not in present]
         if attempt:
             raise InvalidTransfer(f"could not open wallets for {missing}")
         for owner in missing:
-            await repo.open_player_account(conn, owner, country, currency)
-    for owner in owners:
-        resolve[PlayerCash(owner)] = by_owner[owner]
-    states = {
-        row.id: AccountState(
-            id=row.id,
-            kind=AccountKind(row.kind),
-            balance=row.balance,
-            held=row.held,
-            version=row.version,
-        )
-        for row in rows
-    }
-    return states, resolve
+            await repo.open_player_account(conn, owner, plan.country, plan.currency)
+    raise AssertionError("unreachable")
 
 
 async def replay(conn: AsyncConnection, key: str, request_hash: str) -> Transfer:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -64,8 +65,12 @@ class Database:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             asyncpg_url(url),
-            pool_size=pool_size,
-            max_overflow=pool_size,
+            # Up to 2 x pool_size connections, opened as load needs them and then kept: an
+            # "overflow" connection that is closed when returned and reopened on the next burst
+            # costs a connect, a PostgreSQL backend, type introspection and re-preparing every
+            # statement (at placement load that churn was ~6 connections a second per process).
+            pool_size=2 * pool_size,
+            max_overflow=0,
             pool_pre_ping=False,
             pool_recycle=1800,
             # Every checkout ends in COMMIT or ROLLBACK (engine.begin / Connection.close), so the
@@ -80,9 +85,21 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """The unit of work: commit on success, roll back on any error."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """The unit of work: commit on success, roll back on any error.
+
+        BEGIN, COMMIT and ROLLBACK go straight to the asyncpg connection under SQLAlchemy's
+        (the transaction SQLAlchemy's asyncpg adapter itself would open on the first statement,
+        and every statement joins it), which spares SQLAlchemy's transaction bookkeeping: about
+        130 µs of CPU per command, a tenth of a bet placement's database work.
+        """
+        async with self.engine.connect() as conn:
+            await driver(conn)  # BEGIN
+            try:
+                yield conn
+            except BaseException:
+                await _end(conn, commit=False)
+                raise
+            await _end(conn, commit=True)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -99,8 +116,6 @@ class Database:
 
 async def ensure_database(url: str) -> None:
     """Create the target database if the server lacks it (embedded and fresh local servers)."""
-    import asyncpg
-
     parts = urlsplit(plain_url(url))
     name = parts.path.lstrip("/") or "postgres"
     if name == "postgres":
@@ -148,12 +163,94 @@ async def run_in_transaction(
     raise AssertionError("unreachable")
 
 
+def _adapter(conn: AsyncConnection) -> Any:
+    """SQLAlchemy's asyncpg adapter under `conn` (no I/O: the connection is checked out)."""
+    return conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+
+
+async def driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, inside conn's transaction.
+
+    For the hottest statements (bet placement, the ledger), through `DriverSQL`: a statement on
+    it costs a fraction of the same statement through SQLAlchemy (docs/benchmarks.md, section
+    4). It shares conn's transaction: BEGIN is sent here if nothing has begun one yet (the
+    adapter begins lazily, on the first statement), and conn's COMMIT or ROLLBACK ends both.
+    """
+    adapted = _adapter(conn)
+    # SQLAlchemy's adapter internals (`_transaction`, `_start_transaction`, `_call_and_discard`)
+    # are pinned by constraints.txt and covered by tests/platform/test_db.py.
+    if adapted._transaction is None:
+        if not conn.in_transaction():
+            # Outside Database.transaction(): let SQLAlchemy know, so that closing the
+            # connection rolls back (the pool does not reset connections on return).
+            await conn.begin()
+        try:
+            await adapted._start_transaction()
+        except Exception as exc:
+            await _raise_translated(conn, "BEGIN", exc)
+    raw: asyncpg.Connection = adapted.driver_connection
+    return raw
+
+
+async def _end(conn: AsyncConnection, *, commit: bool) -> None:
+    """COMMIT (or ROLLBACK) the transaction Database.transaction() began on the driver."""
+    adapted = _adapter(conn)
+    if adapted._transaction is None:  # rolled back already, or committed through SQLAlchemy
+        return
+    if commit:
+        try:
+            await adapted._call_and_discard(adapted._transaction.commit)
+        except Exception as exc:
+            await _raise_translated(conn, "COMMIT", exc)
+        return
+    try:
+        await adapted._call_and_discard(adapted._transaction.rollback)
+    except Exception:
+        # The connection is broken (or busy with a cancelled query): never pool it again. The
+        # caller re-raises the error that led here.
+        await conn.invalidate()
+
+
+async def _raise_translated(conn: AsyncConnection, statement: str, exc: Exception) -> NoReturn:
+    """Raise a driver-level error as SQLAlchemy would have (a `sqlalchemy.exc.DBAPIError` with
+    the asyncpg error as `orig`, connection invalidated when it died), so that retries, error
+    pages and the pool treat it exactly like an error of a SQLAlchemy statement."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        raise exc
+    adapted = _adapter(conn)
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        adapted._handle_exception(exc)  # raises the DB-API form of asyncpg's error
+    except dbapi.Error as translated:
+        dead = bool(adapted.driver_connection.is_closed())
+        if dead:
+            await conn.invalidate()
+        raise DBAPIError.instance(
+            statement, None, translated, dbapi.Error, connection_invalidated=dead
+        ) from exc
+    except BaseException:  # not a database error (a timeout, the socket): raised as it is
+        if adapted.driver_connection.is_closed():
+            await conn.invalidate()
+        raise
+    raise AssertionError("unreachable: _handle_exception always raises")
+
+
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+def prefix_params(sql: str, prefix: str) -> str:
+    """`:name` → `:{prefix}name`, so SQL fragments can share one statement without clashes."""
+    return _PARAM.sub(lambda m: f":{prefix}{m.group(1)}", sql)
+
+
 class DriverSQL:
     """Hand-written SQL with `:name` parameters, pre-converted to asyncpg's `$n` form.
 
-    For the hottest statements (the ledger's lock and write): `conn.exec_driver_sql` skips
-    SQLAlchemy's statement compilation and parameter processing (a few percent more transfers
-    per second in the ledger benchmark; the rest of SQLAlchemy's cost is per transaction).
+    `fetch`/`fetchrow`/`fetchval` run it on the asyncpg connection under `conn` (`driver`), in
+    conn's transaction: a prepared statement asyncpg caches per connection, at a fraction of
+    SQLAlchemy's per-statement cost; errors come out as SQLAlchemy's (`_raise_translated`).
     """
 
     def __init__(self, sql: str) -> None:
@@ -166,10 +263,28 @@ class DriverSQL:
             return f"${self.names.index(name) + 1}"
 
         self.text = sql
-        self.sql = re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", number, sql)
+        self.sql = _PARAM.sub(number, sql)
 
-    def args(self, values: dict[str, object]) -> tuple[object, ...]:
+    def args(self, values: Mapping[str, object]) -> tuple[object, ...]:
         return tuple(values[name] for name in self.names)
 
-    async def execute(self, conn: AsyncConnection, values: dict[str, object]) -> Any:
-        return await conn.exec_driver_sql(self.sql, self.args(values))
+    async def fetch(self, conn: AsyncConnection, values: Mapping[str, object]) -> list[Any]:
+        raw = await driver(conn)
+        try:
+            return list(await raw.fetch(self.sql, *self.args(values)))
+        except Exception as exc:
+            await _raise_translated(conn, self.text, exc)
+
+    async def fetchrow(self, conn: AsyncConnection, values: Mapping[str, object]) -> Any:
+        raw = await driver(conn)
+        try:
+            return await raw.fetchrow(self.sql, *self.args(values))
+        except Exception as exc:
+            await _raise_translated(conn, self.text, exc)
+
+    async def fetchval(self, conn: AsyncConnection, values: Mapping[str, object]) -> Any:
+        raw = await driver(conn)
+        try:
+            return await raw.fetchval(self.sql, *self.args(values))
+        except Exception as exc:
+            await _raise_translated(conn, self.text, exc)

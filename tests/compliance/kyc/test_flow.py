@@ -327,16 +327,15 @@ async def test_staff_review_is_audited_and_gates_withdrawals(sync_kyc: Kyc) -> N
     assert bad.status_code == 422
 
 
-def test_betting_before_kyc_is_a_tenant_setting() -> None:
-    strict = dataclasses.replace(get_tenant("KE"), allow_betting_before_kyc=False)
-    state = eligibility.PlayerState(
-        status="active", country="KE", kyc_verified=False, date_of_birth=date(1991, 4, 12)
-    )
-    gate = eligibility.Gate(["KE"])
-    now = datetime.now(UTC)
+def test_betting_before_kyc_is_a_tenant_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import letsbet.compliance.eligibility as module
+
+    unverified = eligibility.Inputs("active", date_of_birth=date(1991, 4, 12))
+    kenya = get_tenant("KE")
+    for action in (eligibility.Action.SPORTS_BET, eligibility.Action.CRASH_BET):
+        eligibility.decide(unverified, country="KE", action=action, allowed_countries=["KE"])
+    strict = dataclasses.replace(kenya, allow_betting_before_kyc=False)
+    monkeypatch.setattr(module, "get_tenant", lambda code: strict)
     for action in (eligibility.Action.SPORTS_BET, eligibility.Action.CRASH_BET):
         with pytest.raises(eligibility.KycRequired):
-            eligibility.decide(state, action=action, tenant=strict, amount=1, gate=gate, now=now)
-        eligibility.decide(
-            state, action=action, tenant=get_tenant("KE"), amount=1, gate=gate, now=now
-        )
+            eligibility.decide(unverified, country="KE", action=action, allowed_countries=["KE"])

@@ -219,20 +219,49 @@ async def test_underage_and_unknown_accounts_are_refused(runtime: Runtime) -> No
             )
 
 
-async def test_the_check_is_one_statement_without_limits(runtime: Runtime) -> None:
-    """A player with no limit costs one read: the statement has no totals to compute."""
+async def test_the_check_is_one_statement_without_limits(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A player with no limit costs one read; one with a loss limit a lock and a fresh read."""
+    from letsbet.platform.db import DriverSQL
+
+    calls: list[str] = []
+    original = DriverSQL.fetchrow
+
+    async def counted(self: DriverSQL, conn: Any, values: Any) -> Any:
+        calls.append(self.text)
+        return await original(self, conn, values)
+
+    monkeypatch.setattr(DriverSQL, "fetchrow", counted)
     user_id, _ = await funded_player(runtime)
     statements: list[str] = []
-    async with runtime.db.transaction() as conn:
-        sync = conn.sync_connection
-        assert sync is not None
-        sa.event.listen(sync, "before_cursor_execute", lambda *a: statements.append(a[2]))
-        await eligibility.check(
-            conn,
-            user_id=user_id,
-            country="KE",
-            action=eligibility.Action.SPORTS_BET,
-            allowed_countries=["KE"],
-            amount=100,
-        )
-    assert len(statements) == 1
+    for expected in (1, 2):
+        calls.clear()
+        statements.clear()
+        async with runtime.db.transaction() as conn:
+            sync = conn.sync_connection
+            assert sync is not None
+            sa.event.listen(sync, "before_cursor_execute", lambda *a: statements.append(a[2]))
+            await eligibility.check(
+                conn,
+                user_id=user_id,
+                country="KE",
+                action=eligibility.Action.SPORTS_BET,
+                allowed_countries=["KE"],
+                amount=100,
+            )
+        assert len(calls) == expected
+        assert len(statements) == expected - 1  # the lock, only with a limit
+        if expected == 2:
+            break
+        async with runtime.db.transaction() as conn:
+            await conn.execute(
+                sa.insert(rg_limits).values(
+                    user_id=user_id,
+                    kind="loss",
+                    period="day",
+                    country_code="KE",
+                    amount=1_000_00,
+                    updated_at=datetime.now(UTC),
+                )
+            )

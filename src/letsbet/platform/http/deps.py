@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -20,6 +21,11 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def _runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain-def dependency in a worker thread, a thread hop per request.
+    return get_runtime(request)
+
+
 async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction per command, committed before the response is sent (scope=function)."""
     async with get_runtime(request).db.transaction() as conn:
@@ -32,7 +38,7 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 Tx = Annotated[AsyncConnection, Depends(transaction, scope="function")]
 Conn = Annotated[AsyncConnection, Depends(connection, scope="function")]
 
@@ -62,22 +68,33 @@ def peek_principal(request: Request) -> Principal | None:
     return principal
 
 
+# Set by the rate limiter, which asks Redis about the denylist in its own round trip.
+DENYLIST_CHECKED = "token_denylisted"
+
+
+def revoked_key(token_id: uuid.UUID) -> str:
+    """The logout denylist's Redis key for an access token (set by POST /api/auth/logout)."""
+    return f"auth:revoked:{token_id}"
+
+
 async def current_principal(request: Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise Unauthorized("Send 'Authorization: Bearer <access token>'; log in to get one.")
     runtime = get_runtime(request)
+    state = request.scope.setdefault("state", {})
     # The rate limiter may have verified the token already (peek_principal); reuse it.
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    principal: Principal | None = state.get("principal")
     if principal is None:
         principal = runtime.signer.verify_access(token)  # raises invalid/expired
-    try:
-        revoked = await runtime.redis.exists(f"auth:revoked:{principal.token_id}")
-    except Exception:
-        revoked = 0  # logout denylist is best effort; tokens are short-lived anyway
+    revoked = state.get(DENYLIST_CHECKED)
+    if revoked is None:  # no rate limit on this route asked Redis for us
+        try:
+            revoked = bool(await runtime.redis.exists(revoked_key(principal.token_id)))
+        except Exception:
+            revoked = False  # logout denylist is best effort; tokens are short-lived anyway
     if revoked:
         raise Unauthorized("This session has ended; log in again.", code="token_revoked")
-    state = request.scope.setdefault("state", {})
     state["principal"] = principal
     state["user_id"] = str(principal.user_id)
     structlog.contextvars.bind_contextvars(

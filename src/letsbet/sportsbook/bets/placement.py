@@ -1,8 +1,12 @@
 """Placing a bet: price every leg from the server's odds, check every rule, take the stake.
 
-One transaction writes the bet, its legs and expanded lines, the ledger transfer (stake into
-stakes in play, stake tax per the country's regime) and the outbox event. Live bets instead
-reserve the stake with a hold and wait for the sport's delay (see `live.py`).
+One transaction, two statements between its BEGIN and COMMIT: one read (`repository.read_slip`:
+the idempotency key, eligibility's inputs, every selection's current price, statuses, limits
+and exposure, and the stake's ledger accounts locked) and, once every rule has passed in Python
+(`slip.check_slip`), one write (`repository.write_bet`: the bet, its events' exposure, legs,
+expanded lines, first status, the ledger transfer (stake into stakes in play, stake tax per the
+country's regime) and the outbox events). Live bets instead reserve the stake with a hold in
+the same write and wait for the sport's delay (see `live.py`).
 """
 
 from __future__ import annotations
@@ -16,115 +20,33 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
-from letsbet.compliance.geo.domain import Location
-from letsbet.compliance.tax import regime_for, stake_breakdown
-from letsbet.errors import Conflict, LetsbetError, NotFound, Unprocessable
+from letsbet.compliance.tax import StakeBreakdown, regime_for, stake_breakdown
+from letsbet.errors import LetsbetError
 from letsbet.ledger import service as ledger
 from letsbet.ledger.domain import (
+    AccountRef,
     Entry,
     House,
     HouseAccount,
     IdempotencyConflict,
     PlayerCash,
     TransferSpec,
-    canonical_hash,
     tax_entries,
 )
-from letsbet.platform.bus.outbox import Event, record
-from letsbet.platform.money import Money
+from letsbet.platform.bus.outbox import Event
 from letsbet.sportsbook.bets import repository as repo
-from letsbet.sportsbook.bets.domain import (
-    BetType,
-    OddsChangePolicy,
-    accept_price,
-    lines_for,
-    potential_return,
-    total_stake,
-    validate_legs,
+from letsbet.sportsbook.bets.domain import lines_for, total_stake
+from letsbet.sportsbook.bets.slip import (
+    BetRequest,
+    CheckedSlip,
+    LiabilityCapReached,
+    Selection,
+    check_exposure,
+    check_slip,
 )
 from letsbet.tenants import Tenant
 
-
-# -- rejection codes -------------------------------------------------------------------------
-class OutcomeNotFound(NotFound):
-    code = "outcome_not_found"
-    message = "One of the selections does not exist."
-
-
-class MarketSuspended(Conflict):
-    code = "market_suspended"
-    message = "A market in your slip is suspended; try again in a moment."
-
-
-class MarketClosed(Conflict):
-    code = "market_closed"
-    message = "A market in your slip is closed for betting."
-
-
-class EventStarted(Conflict):
-    code = "event_started"
-    message = "An event in your slip has started; pre-match betting is closed."
-
-
-class OddsChanged(Conflict):
-    code = "odds_changed"
-    message = "The odds changed; review the new prices and place again."
-
-
-class StakeBelowMinimum(Unprocessable):
-    code = "stake_below_minimum"
-
-
-class StakeAboveMaximum(Unprocessable):
-    code = "stake_above_maximum"
-
-
-class PayoutAboveCap(Unprocessable):
-    code = "payout_above_cap"
-
-
-class LiabilityCapReached(Conflict):
-    code = "liability_cap_reached"
-    message = "We cannot take more on this event right now; try a smaller stake."
-
-
-class NotAvailableHere(Conflict):
-    code = "market_closed"
-    message = "This event is not offered in your country."
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    outcome_id: int
-    odds_milli: int  # the price the player saw
-
-
-@dataclass(frozen=True, slots=True)
-class BetRequest:
-    user_id: uuid.UUID
-    tenant: Tenant
-    bet_type: BetType
-    selections: tuple[Selection, ...]
-    stake_per_line: int
-    system: str | None
-    odds_change: OddsChangePolicy
-    idempotency_key: str
-    location: Location | None = None  # where the request came from, when geofenced
-
-    @property
-    def key(self) -> str:
-        return f"{self.user_id}:{self.idempotency_key}"
-
-    def request_hash(self) -> str:
-        return canonical_hash(
-            {
-                "type": self.bet_type.value,
-                "selections": [[s.outcome_id, s.odds_milli] for s in self.selections],
-                "stake": self.stake_per_line,
-                "system": self.system,
-                "odds_change": self.odds_change.value,
-            }
-        )
+__all__ = ["BetRequest", "FreshBet", "Placed", "Selection", "place_bet", "stake_transfer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,177 +85,58 @@ async def place_bet(
     now = now or datetime.now(UTC)
     tenant = request.tenant
     request_hash = request.request_hash()
-    try:
-        legs, lines, live, stake, potential, cap = await _validate(
-            conn, request, allowed_countries=allowed_countries, now=now
-        )
-    except LetsbetError:
-        # A replay answers with the original bet even if the same slip would now be refused
-        # (odds moved, event started): look the key up only on this unhappy path.
-        existing = await repo.bet_by_key(conn, request.key)
-        if existing is not None:
-            return _replay(existing, request_hash)
-        raise
-
     bet_id = uuid.uuid4()
-    status = "pending" if live else "open"
-    delay = max((leg.live_delay_seconds for leg in legs), default=0) if live else 0
-    taxes = stake_breakdown(regime_for(tenant.code, now), stake)
-    claimed = await repo.claim_bet(
+    taxes = _stake_taxes(request, now)
+    plan = await ledger.plan_lock(
+        conn, tenant.code, tenant.currency, f"bet:{bet_id}:stake", _stake_refs(request, taxes)
+    )
+    slip = await repo.read_slip(
         conn,
-        id=bet_id,
+        key=request.key,
         user_id=request.user_id,
-        country_code=tenant.code,
+        outcome_ids=[s.outcome_id for s in request.selections],
         currency=tenant.currency,
-        bet_type=request.bet_type.value,
-        system=request.system,
-        stake_per_line=request.stake_per_line,
-        line_count=len(lines),
-        total_stake=stake,
-        stake_tax=taxes.tax,
-        potential_return=potential,
-        max_payout=cap,
-        status=status,
-        odds_change=request.odds_change.value,
-        live=live,
-        idempotency_key=request.key,
-        request_hash=request_hash,
-        placed_at=now,
-        accept_after=now + timedelta(seconds=delay) if live else None,
-    )
-    if not claimed:  # a concurrent request with this key committed first
-        row = await repo.bet_by_key(conn, request.key)
-        return _replay(row, request_hash)
-    # Ascending event id: two slips with the same events in another order lock the liability
-    # rows in the same order, so they queue instead of deadlocking.
-    for event_id, leg in sorted({leg.event_id: leg for leg in legs}.items()):
-        if not await repo.add_exposure(
-            conn,
-            event_id=event_id,
-            currency=tenant.currency,
-            amount=potential,
-            cap=leg.liability_cap,
-        ):
-            raise LiabilityCapReached()
-    await repo.insert_legs_and_lines(
-        conn,
-        bet_id,
-        [
-            {
-                "leg_no": n,
-                "event_id": leg.event_id,
-                "market_id": leg.market_id,
-                "outcome_id": leg.outcome_id,
-                "odds_milli": leg.odds_milli,
-                "seen_odds_milli": request.selections[n].odds_milli,
-            }
-            for n, leg in enumerate(legs)
-        ],
-        lines,
-        request.stake_per_line,
-    )
-    if live:
-        hold = await ledger.create_hold(
-            conn,
-            ledger.HoldSpec(
-                idempotency_key=f"bet:{bet_id}:hold",
-                type="bet.live_stake",
-                country=tenant.code,
-                currency=tenant.currency,
-                user_id=request.user_id,
-                amount=stake,
-                reference=str(bet_id),
-                metadata={"bet_id": str(bet_id)},
-            ),
-        )
-        await repo.update_bet(conn, bet_id, hold_id=hold.id)
-    else:
-        transfer = await ledger.post_transfer(
-            conn, stake_transfer(bet_id, request.user_id, tenant, stake, taxes.lines)
-        )
-        await repo.update_bet(conn, bet_id, stake_transfer_id=transfer.id)
-    await repo.record_status(conn, bet_id, status, at=now)
-    await record(
-        conn,
-        Event(
-            "sportsbook.bet.placed",
-            {
-                "bet_id": str(bet_id),
-                "user_id": str(request.user_id),
-                "country": tenant.code,
-                "currency": tenant.currency,
-                "bet_type": request.bet_type.value,
-                "status": status,
-                "total_stake": stake,
-                "potential_return": potential,
-                "event_ids": sorted({leg.event_id for leg in legs}),
-            },
-        ),
-    )
-    fresh = FreshBet(
-        status=status,
-        live=live,
-        currency=tenant.currency,
-        bet_type=request.bet_type.value,
-        system=request.system,
-        stake_per_line=request.stake_per_line,
-        line_count=len(lines),
-        total_stake=stake,
-        stake_tax=taxes.tax,
-        potential_return=potential,
-        placed_at=now,
-        legs=tuple(
-            (
-                n,
-                leg.event_id,
-                leg.market_id,
-                leg.outcome_id,
-                leg.odds_milli,
-                request.selections[n].odds_milli,
-            )
-            for n, leg in enumerate(legs)
-        ),
-        lines=tuple(lines),
-    )
-    return Placed(bet_id=bet_id, replayed=False, fresh=fresh)
-
-
-async def _validate(
-    conn: AsyncConnection, request: BetRequest, *, allowed_countries: list[str], now: datetime
-) -> tuple[list[Any], list[tuple[int, ...]], bool, int, int, int]:
-    """Every rule a slip must pass: (legs, lines, live, total stake, potential return, cap)."""
-    tenant = request.tenant
-    rows = await repo.selection_rows(conn, [s.outcome_id for s in request.selections])
-    if len(rows) != len({s.outcome_id for s in request.selections}):
-        raise OutcomeNotFound()
-    legs = [rows[s.outcome_id] for s in request.selections]
-    validate_legs([leg.event_id for leg in legs], request.bet_type, max_legs=tenant.max_legs)
-    lines = lines_for(request.bet_type, len(legs), request.system)
-    live = _check_markets(legs, tenant, now)
-    _check_prices(request, legs)
-    stake = total_stake(request.stake_per_line, len(lines))
-    # Account state, controls and limits in one read, measured with this stake.
-    await eligibility.check(
-        conn,
-        user_id=request.user_id,
-        country=tenant.code,
-        action=eligibility.Action.SPORTS_BET,
-        allowed_countries=allowed_countries,
-        amount=stake,
-        location=request.location,
+        lock=plan,
         now=now,
     )
-    _check_stake(request.stake_per_line, stake, tenant, legs)
-    odds = [leg.odds_milli for leg in legs]
-    potential = potential_return(request.stake_per_line, lines, odds)
-    cap = min([tenant.max_payout, *(leg.max_payout for leg in legs if leg.max_payout)])
-    if potential > cap:
-        raise PayoutAboveCap(
-            "The potential return is above the maximum payout; lower the stake.",
-            potential=potential,
-            cap=cap,
+    if slip.hit is not None:
+        # The key was used: answer with that bet (even if the same slip would now be refused,
+        # the odds having moved or the event started), or refuse a different slip.
+        return _replay(*slip.hit, request_hash)
+    checked = check_slip(slip, request, allowed_countries=allowed_countries, now=now)
+    if slip.eligibility.has_limit:  # a loss limit: measure the stake under the user's lock
+        await eligibility.recheck_limits(
+            conn,
+            user_id=request.user_id,
+            country=tenant.code,
+            action=eligibility.Action.SPORTS_BET,
+            amount=checked.stake,
+            now=now,
         )
-    return legs, lines, live, stake, potential, cap
+    check_exposure(checked)
+    if taxes is None or taxes.gross_stake != checked.stake:
+        taxes = stake_breakdown(regime_for(tenant.code, now), checked.stake)
+    stake = await _take_stake(conn, bet_id, request, checked, taxes, plan, slip)
+    status = "pending" if checked.live else "open"
+    placed = Event("sportsbook.bet.placed", _placed_event(bet_id, request, checked, status))
+    written = await repo.write_bet(
+        conn,
+        _bet_row(bet_id, request, checked, taxes, stake, status, request_hash, now),
+        legs=_leg_rows(request, checked),
+        lines=checked.lines,
+        caps={leg.event_id: leg.liability_cap for leg in checked.legs},
+        transfer=stake.values if isinstance(stake, ledger.PreparedTransfer) else None,
+        hold=stake.values if isinstance(stake, ledger.PreparedHold) else None,
+        events=[stake.event, placed],  # the ledger's first, as when it writes its own
+    )
+    if not written.claimed:  # a concurrent request with this key committed first
+        row = await repo.bet_by_key(conn, request.key)
+        return _replay(row.id, row.request_hash, request_hash)
+    if written.within_cap < len(checked.event_ids):  # the caller's rollback undoes the write
+        raise LiabilityCapReached()
+    if isinstance(stake, ledger.PreparedTransfer):
+        stake.posted()
+    return Placed(bet_id, replayed=False, fresh=_fresh(request, checked, taxes, status, now))
 
 
 def stake_transfer(
@@ -356,55 +159,159 @@ def stake_transfer(
     )
 
 
-def _replay(row: Any, request_hash: str) -> Placed:
-    if row.request_hash != request_hash:
-        raise IdempotencyConflict()
-    return Placed(bet_id=row.id, replayed=True)
+def _stake_taxes(request: BetRequest, now: datetime) -> StakeBreakdown | None:
+    """The stake's taxes when the slip's shape gives its stake (None: it will be refused)."""
+    try:
+        lines = lines_for(request.bet_type, len(request.selections), request.system)
+        stake = total_stake(request.stake_per_line, len(lines))
+        return stake_breakdown(regime_for(request.tenant.code, now), stake)
+    except (LetsbetError, ValueError, TypeError):
+        return None
 
 
-def _check_markets(legs: Sequence[Any], tenant: Tenant, now: datetime) -> bool:
-    """True when the bet is live (any leg on a live event); raise on a closed market."""
-    live = False
-    for leg in legs:
-        if tenant.code not in leg.countries:
-            raise NotAvailableHere()
-        if leg.event_status == "suspended" or leg.market_status == "suspended":
-            raise MarketSuspended()
-        if leg.market_status != "open" or not leg.active:
-            raise MarketClosed()
-        if leg.event_status == "live":
-            live = True
-        elif leg.event_status == "scheduled":
-            if leg.starts_at <= now:
-                raise EventStarted()
-        else:
-            raise MarketClosed()
-    return live
+def _stake_refs(request: BetRequest, taxes: StakeBreakdown | None) -> list[AccountRef]:
+    """The ledger accounts the stake will touch, locked by placement's read."""
+    refs: list[AccountRef] = [PlayerCash(request.user_id), House(HouseAccount.STAKES_IN_PLAY)]
+    return refs + [e.account for e in tax_entries(taxes.lines if taxes else ())]
 
 
-def _check_prices(request: BetRequest, legs: Sequence[Any]) -> None:
-    changed = [
-        {"outcome_id": leg.outcome_id, "odds_milli": leg.odds_milli}
-        for leg, seen in zip(legs, request.selections, strict=True)
-        if not accept_price(seen.odds_milli, leg.odds_milli, request.odds_change)
+async def _take_stake(
+    conn: AsyncConnection,
+    bet_id: uuid.UUID,
+    request: BetRequest,
+    checked: CheckedSlip,
+    taxes: StakeBreakdown,
+    plan: ledger.LockPlan,
+    slip: repo.Slip,
+) -> ledger.PreparedTransfer | ledger.PreparedHold:
+    """The stake's ledger write, checked against the locked balances: a transfer into stakes
+    in play, or for a live bet a hold. Raises InsufficientFunds (counted by the ledger)."""
+    tenant = request.tenant
+    try:
+        if checked.live:
+            hold = ledger.HoldSpec(
+                idempotency_key=f"bet:{bet_id}:hold",
+                type="bet.live_stake",
+                country=tenant.code,
+                currency=tenant.currency,
+                user_id=request.user_id,
+                amount=checked.stake,
+                reference=str(bet_id),
+                metadata={"bet_id": str(bet_id)},
+            )
+            locked = await _locked(conn, plan, slip, [PlayerCash(request.user_id)])
+            return ledger.prepare_hold(hold, locked)
+        spec = stake_transfer(bet_id, request.user_id, tenant, checked.stake, taxes.lines)
+        spec.validate()
+        locked = await _locked(conn, plan, slip, [e.account for e in spec.entries])
+        return ledger.prepare_transfer(spec, locked)
+    except LetsbetError as exc:
+        ledger.rejected(exc)
+        raise
+
+
+async def _locked(
+    conn: AsyncConnection, plan: ledger.LockPlan, slip: repo.Slip, refs: Sequence[AccountRef]
+) -> ledger.Locked:
+    """The accounts the read locked; locked again, opening a missing wallet, when the read did
+    not lock them all (no wallet yet, or a tax account `_stake_refs` did not foresee)."""
+    locked = ledger.resolve_locked(plan, slip.accounts)
+    if locked is not None and all(ref in locked[1] for ref in refs):
+        return locked
+    return await ledger.lock_refs(conn, plan.country, plan.currency, plan.key, refs)
+
+
+def _bet_row(
+    bet_id: uuid.UUID,
+    request: BetRequest,
+    checked: CheckedSlip,
+    taxes: StakeBreakdown,
+    stake: ledger.PreparedTransfer | ledger.PreparedHold,
+    status: str,
+    request_hash: str,
+    now: datetime,
+) -> dict[str, Any]:
+    delay = max(leg.live_delay_seconds for leg in checked.legs) if checked.live else 0
+    return {
+        "bet_id": bet_id,
+        "user_id": request.user_id,
+        "country": request.tenant.code,
+        "currency": request.tenant.currency,
+        "bet_type": request.bet_type.value,
+        "system": request.system,
+        "stake_per_line": request.stake_per_line,
+        "line_count": len(checked.lines),
+        "total_stake": checked.stake,
+        "stake_tax": taxes.tax,
+        "potential_return": checked.potential,
+        "max_payout": checked.max_payout,
+        "status": status,
+        "odds_change": request.odds_change.value,
+        "live": checked.live,
+        "bet_key": request.key,
+        "bet_hash": request_hash,
+        "stake_transfer_id": (
+            stake.transfer.id if isinstance(stake, ledger.PreparedTransfer) else None
+        ),
+        "hold_id": stake.hold.id if isinstance(stake, ledger.PreparedHold) else None,
+        "accept_after": now + timedelta(seconds=delay) if checked.live else None,
+        "placed_at": now,
+    }
+
+
+def _leg_rows(request: BetRequest, checked: CheckedSlip) -> list[dict[str, int]]:
+    return [
+        {
+            "event_id": leg.event_id,
+            "market_id": leg.market_id,
+            "outcome_id": leg.outcome_id,
+            "odds_milli": leg.odds_milli,
+            "seen_odds_milli": seen.odds_milli,
+        }
+        for leg, seen in zip(checked.legs, request.selections, strict=True)
     ]
-    if changed:
-        raise OddsChanged(current=changed)
 
 
-def _check_stake(per_line: int, stake: int, tenant: Tenant, legs: Sequence[Any]) -> None:
-    if per_line < tenant.min_stake:
-        raise StakeBelowMinimum(
-            f"The minimum stake is {_major(tenant.min_stake, tenant.currency)} {tenant.currency}.",
-            minimum=tenant.min_stake,
-        )
-    maximum = min([tenant.max_stake, *(leg.max_stake for leg in legs if leg.max_stake)])
-    if stake > maximum:
-        raise StakeAboveMaximum(
-            f"The maximum stake here is {_major(maximum, tenant.currency)} {tenant.currency}.",
-            maximum=maximum,
-        )
+def _placed_event(
+    bet_id: uuid.UUID, request: BetRequest, checked: CheckedSlip, status: str
+) -> dict[str, Any]:
+    return {
+        "bet_id": str(bet_id),
+        "user_id": str(request.user_id),
+        "country": request.tenant.code,
+        "currency": request.tenant.currency,
+        "bet_type": request.bet_type.value,
+        "status": status,
+        "total_stake": checked.stake,
+        "potential_return": checked.potential,
+        "event_ids": checked.event_ids,
+    }
 
 
-def _major(minor: int, currency: str) -> str:
-    return Money(minor, currency).format()
+def _fresh(
+    request: BetRequest, checked: CheckedSlip, taxes: StakeBreakdown, status: str, now: datetime
+) -> FreshBet:
+    return FreshBet(
+        status=status,
+        live=checked.live,
+        currency=request.tenant.currency,
+        bet_type=request.bet_type.value,
+        system=request.system,
+        stake_per_line=request.stake_per_line,
+        line_count=len(checked.lines),
+        total_stake=checked.stake,
+        stake_tax=taxes.tax,
+        potential_return=checked.potential,
+        placed_at=now,
+        legs=tuple(
+            (n, leg.event_id, leg.market_id, leg.outcome_id, leg.odds_milli, seen.odds_milli)
+            for n, (leg, seen) in enumerate(zip(checked.legs, request.selections, strict=True))
+        ),
+        lines=tuple(checked.lines),
+    )
+
+
+def _replay(bet_id: uuid.UUID, stored_hash: str, request_hash: str) -> Placed:
+    if stored_hash != request_hash:
+        raise IdempotencyConflict()
+    return Placed(bet_id=bet_id, replayed=True)

@@ -184,8 +184,8 @@ async def _roll_back(
     for event_id in sorted({leg.event_id for leg in legs}):
         # Back in play, so back in the event's liability; never refused by the cap: the bet
         # was accepted under it and only its result is in doubt.
-        await repo.add_exposure(
-            conn, event_id=event_id, currency=bet.currency, amount=bet.potential_return, cap=None
+        await repo.restore_exposure(
+            conn, event_id=event_id, currency=bet.currency, amount=bet.potential_return
         )
     BETS_ROLLED_BACK.labels(bet.currency).inc()
     data = _event_data(bet, market_id, seq, transfer)
