@@ -1,7 +1,7 @@
 """Responsible-gaming use cases: a player sets their own controls; they bind at once.
 
 Each takes the caller's connection first and runs in the caller's transaction; each change is
-recorded in rg_history and as an outbox event (responsible_gaming.<control>.changed). The
+recorded in rg_history and as an outbox event (compliance.responsible_gaming.changed). The
 controls themselves are enforced by compliance.eligibility on every money path.
 """
 
@@ -69,7 +69,7 @@ async def _changed(
     await record(
         conn,
         Event(
-            "responsible_gaming.control.changed",
+            "compliance.responsible_gaming.changed",
             {"user_id": str(user_id), "country": country, "control": control, "after": after},
         ),
     )
