@@ -1,4 +1,6 @@
-"""`python -m bench`: start embedded servers, run every benchmark, write docs/benchmarks.md."""
+"""`python -m bench [SECTION...]`: start embedded servers, run the benchmarks, write
+docs/benchmarks.md. With section names (edge, outbox, ledger, bets, odds, crash) only those run
+and their tables replace the same tables in the existing file."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from types import FrameType
 
 import uvloop
 
-from bench import bets, edge, ledger, machine, odds, outbox
+from bench import bets, crash, edge, ledger, machine, odds, outbox
 from bench.report import Report
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -24,7 +26,15 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
 
 
-def main() -> int:
+SECTIONS = ("edge", "outbox", "ledger", "bets", "odds", "crash")
+
+
+def main(names: list[str]) -> int:
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    chosen = names or list(SECTIONS)
     from letsbet.platform import migrate
     from letsbet.platform.embedded import EmbeddedStack
     from letsbet.platform.observability import configure_logging
@@ -59,11 +69,18 @@ def main() -> int:
         migrate.upgrade(urls["database"])
         print(f"  ready in {time.perf_counter() - started:.1f} s", flush=True)
 
-        edge.run(urls, report, data_dir)
-        uvloop.run(outbox.run(urls, report))
-        uvloop.run(ledger.run(urls, report))
-        bets.run(urls, report, data_dir)
-        uvloop.run(odds.run(urls, report))
+        if "edge" in chosen:
+            edge.run(urls, report, data_dir)
+        if "outbox" in chosen:
+            uvloop.run(outbox.run(urls, report))
+        if "ledger" in chosen:
+            uvloop.run(ledger.run(urls, report))
+        if "bets" in chosen:
+            bets.run(urls, report, data_dir)
+        if "odds" in chosen:
+            uvloop.run(odds.run(urls, report))
+        if "crash" in chosen:
+            crash.run(urls, report, data_dir)
     except (KeyboardInterrupt, SystemExit):
         print("\ninterrupted; stopping the servers", file=sys.stderr, flush=True)
         raise
@@ -76,7 +93,10 @@ def main() -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
 
     seconds = time.perf_counter() - started
-    report.write(DOC, seconds)
+    if names:
+        report.merge(DOC, "python -m bench " + " ".join(names))
+    else:
+        report.write(DOC, seconds)
     print(
         f"\nwrote {DOC.relative_to(Path.cwd()) if DOC.is_relative_to(Path.cwd()) else DOC} "
         f"in {seconds:.0f} s",
@@ -88,4 +108,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

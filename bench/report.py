@@ -85,18 +85,7 @@ class Report:
             "the raw-SQL ceiling.",
         ]
         for s in self.sections:
-            out += [
-                "",
-                f"## {s.title}",
-                "",
-                s.intro,
-                "",
-                "| " + " | ".join(s.headers) + " |",
-                "|" + "|".join(["---"] + ["---:"] * (len(s.headers) - 1)) + "|",
-            ]
-            out += ["| " + " | ".join(row) + " |" for row in s.rows]
-            if s.notes:
-                out += [""] + [f"- {n}" for n in s.notes]
+            out += ["", *_chunk(s)]
         if self.warnings:
             out += ["", "## Warnings from this run", ""] + [f"- {w}" for w in self.warnings]
         return "\n".join(out) + "\n"
@@ -104,3 +93,34 @@ class Report:
     def write(self, path: Path, seconds: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.markdown(seconds))
+
+    def merge(self, path: Path, command: str) -> None:
+        """Put this run's sections into an existing file (a run of some sections only): each
+        replaces the section of the same title or goes before the warnings, the rest stays."""
+        text = path.read_text() if path.exists() else self.markdown(0)
+        head, *chunks = text.rstrip("\n").split("\n## ")
+        titled = {chunk.split("\n", 1)[0]: chunk for chunk in chunks}
+        m = self.machine
+        when = f"Measured alone by `{command}` on {m['date']} ({m['background']})."
+        for s in self.sections:
+            extra = [when] + [f"Warning: {w}" for w in self.warnings if s is self.sections[-1]]
+            titled[s.title] = "\n".join(_chunk(s, extra))[3:]  # without the leading "## "
+        order = [title for title in titled if not title.startswith("Warnings")]
+        order += [title for title in titled if title.startswith("Warnings")]
+        path.write_text("\n## ".join([head, *(titled[t] for t in order)]) + "\n")
+
+
+def _chunk(s: Section, extra: list[str] | None = None) -> list[str]:
+    out = [
+        f"## {s.title}",
+        "",
+        s.intro,
+        "",
+        "| " + " | ".join(s.headers) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(s.headers) - 1)) + "|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in s.rows]
+    notes = [*s.notes, *(extra or [])]
+    if notes:
+        out += [""] + [f"- {n}" for n in notes]
+    return out

@@ -78,6 +78,8 @@ async def serve(kind: str, port: int, urls: dict[str, str] | None) -> None:
         port=port,
         loop="none",
         http="httptools",
+        ws="websockets-sansio",  # as `letsbet serve` runs it (platform/roles.py)
+        ws_per_message_deflate=False,  # as `letsbet serve` runs it
         lifespan="off",
         access_log=False,
         log_config=None,

@@ -12,6 +12,7 @@ from letsbet.compliance.kyc.endpoints import router as kyc_router
 from letsbet.compliance.reports.endpoints import router as reports_router
 from letsbet.compliance.responsible_gaming.endpoints import router as rg_router
 from letsbet.crash.endpoints import fairness_router, games_router
+from letsbet.crash.ws import router as crash_ws_router
 from letsbet.ledger.endpoints import router as ledger_router
 from letsbet.payments.endpoints import callback_router as payment_callbacks_router
 from letsbet.payments.endpoints import router as payments_router
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(payment_callbacks_router)
         app.include_router(fairness_router)
         app.include_router(games_router)
+        app.include_router(crash_ws_router)
     # Reads go through the runtime each request so SIGHUP changes apply without a restart.
     app.add_middleware(
         HttpEdge,

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from letsbet.crash.curve import multiplier_at, time_to_reach
 from letsbet.crash.fairness import format_multiplier
 from letsbet.crash.games import CrashGames
-from letsbet.crash.leader import AdvisoryLock, lock_key
+from letsbet.crash.leader import lock_key
 from letsbet.crash.tables import crash_bets, crash_rounds
 from letsbet.errors import LetsbetError
 from letsbet.ledger.reconcile import check
 from letsbet.ledger.tables import ledger_transfers
+from letsbet.platform.leader import AdvisoryLock
 from letsbet.platform.runtime import Runtime
 from tests.crash.helpers import ManualClock, balance, funded_players, new_game
 from tests.support import poll_until

@@ -42,11 +42,12 @@ from letsbet.crash.domain import (
     player_alias,
 )
 from letsbet.crash.fairness import crash_point, derive_key, previous_link
-from letsbet.crash.leader import AdvisoryLock, lock_key
+from letsbet.crash.leader import game_lock
 from letsbet.crash.settlement import CashedOut, cash_out, settle_losses
 from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.db import Database, run_in_transaction
+from letsbet.platform.leader import lead_while_held
 from letsbet.platform.observability import CRASH_LEADER, CRASH_ROUNDS, CRASH_RTP, get_logger
 from letsbet.platform.runtime import Runtime
 
@@ -313,6 +314,20 @@ class RoundEngine:
                 currency=cashed.currency,
             ),
         )
+        await self.feed.publish_private(
+            self.game_id,
+            cashed.user_id,
+            feed.cashout_confirmed(
+                self.game_id,
+                cashed.round_id,
+                bet_id=str(cashed.bet_id),
+                multiplier=cashed.multiplier,
+                payout=cashed.payout,
+                net_payout=cashed.net_payout,
+                currency=cashed.currency,
+                kind=cashed.kind.value,
+            ),
+        )
         if self.redis is not None:
             await leaderboard.record_win(
                 self.redis,
@@ -345,25 +360,24 @@ class GameRunner:
 
     def __init__(self, engine: RoundEngine) -> None:
         self.engine = engine
-        self.lock = AdvisoryLock(engine.db, lock_key(engine.game_id))
+        self.lock = game_lock(engine.db, engine.game_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         game_id = self.engine.game_id
-        while not stop.is_set():
-            try:
-                leading = await self.lock.acquire()
-            except Exception:
-                log.exception("crash.leader_lock_failed", game_id=game_id)
-                leading = False
-            if leading:
+
+        def leading(now: bool) -> None:
+            if now:
                 log.info("crash.leading", game_id=game_id)
-                CRASH_LEADER.labels(game_id).set(1)
-                try:
-                    await self._lead(stop)
-                finally:
-                    CRASH_LEADER.labels(game_id).set(0)
-                    await self.lock.release()
-            await wait_or_stop(stop, LEADER_RETRY_SECONDS)
+            CRASH_LEADER.labels(game_id).set(1 if now else 0)
+
+        await lead_while_held(
+            self.lock,
+            stop,
+            lambda: self._lead(stop),
+            name=f"crash:{game_id}",
+            retry_seconds=LEADER_RETRY_SECONDS,
+            on_change=leading,
+        )
 
     async def _lead(self, stop: asyncio.Event) -> None:
         engine = self.engine

@@ -253,6 +253,17 @@ CRASH_RTP = Gauge(
 CRASH_LEADER = Gauge(
     "letsbet_crash_leader", "1 while this process runs the game's rounds", ["game_id"]
 )
+CRASH_SOCKETS = Gauge(
+    "letsbet_crash_websockets", "Open /ws/games connections (players and spectators)"
+)
+CRASH_SOCKETS_DROPPED = Counter(
+    "letsbet_crash_websockets_dropped_total", "Crash sockets cut off for falling behind"
+)
+CRASH_FANOUT_SECONDS = Histogram(
+    "letsbet_crash_tick_fanout_seconds",
+    "From the engine publishing a tick to its frame queued for every socket of this process",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 
 # -- compliance ---------------------------------------------------------------------------------
 # Counted when the row is written; a transaction that rolls back afterwards takes its row (and

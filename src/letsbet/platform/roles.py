@@ -142,6 +142,9 @@ async def serve(
             loop="none",
             http="httptools",
             ws="websockets-sansio",
+            # Frames are small JSON sent to many sockets; per-socket deflate would cost CPU on
+            # every send of the crash and odds fan-out for a few bytes saved.
+            ws_per_message_deflate=False,
             lifespan="off",
             access_log=False,
             log_config=None,

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from letsbet.platform.bus.tables import outbox
 from letsbet.platform.config import ConfigError, load_settings
+from letsbet.platform.leader import AdvisoryLock
 from letsbet.platform.observability import ODDS_OVERROUND
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.catalogue import service
@@ -29,7 +30,6 @@ from letsbet.sportsbook.odds.pricing import MarginMethod, overround
 from letsbet.sportsbook.odds.simulator import (
     MARGIN,
     METHOD,
-    AdvisoryLock,
     SimFixture,
     Simulator,
     day_fixtures,

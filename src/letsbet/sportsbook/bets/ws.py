@@ -11,6 +11,7 @@ and gets {"type": "authenticated", "user_id", "expires_at"}, or the socket close
          was not an auth message)
     4408 reason auth_timeout        nothing arrived in time
     4429 reason too_many_sockets    the player already has MAX_SOCKETS open on this replica
+(the token checks and codes are platform/http/socket_auth.py's, shared with /ws/games).
 
 Then, client → server: {"action": "ping"} → {"type": "pong"}; {"action": "auth", "token"}
 again with a fresh token of the same player extends the session and is answered with
@@ -35,7 +36,6 @@ more than channel.QUEUE_SIZE frames behind is closed with 1013; shutdown closes 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import orjson
@@ -45,9 +45,20 @@ from starlette.websockets import WebSocketDisconnect
 
 from letsbet.accounts.tokens import Principal
 from letsbet.compliance.responsible_gaming import reality
-from letsbet.errors import LetsbetError
-from letsbet.platform.http.middleware import client_ip
-from letsbet.platform.http.ratelimit import RateLimiter
+from letsbet.platform.http.socket_auth import (
+    AUTH_TIMEOUT,
+    TOO_MANY,
+    TRY_AGAIN_LATER,
+    UNAUTHORIZED,
+    Auth,
+    Closed,
+    Gone,
+    Session,
+    close,
+    limit_connection,
+    reauthenticate,
+    verify,
+)
 from letsbet.platform.observability import BET_SOCKETS, get_logger
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.bets.channel import Inbox, bet_channel
@@ -59,17 +70,10 @@ router = APIRouter(tags=["bets"])
 AUTH_SECONDS = 5.0
 MAX_SOCKETS = 10  # per player and replica: tabs and devices, not an unbounded fan-out
 MAX_MESSAGE_CHARS = 4096  # a token is about 400
-UNAUTHORIZED, FORBIDDEN, AUTH_TIMEOUT, TOO_MANY = 4401, 4403, 4408, 4429
-TRY_AGAIN_LATER = 1013
 
 
 class _Message(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
-
-
-class Auth(_Message):
-    action: Literal["auth"]
-    token: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
 class Ping(_Message):
@@ -113,33 +117,7 @@ def authenticated(principal: Principal) -> str:
 PONG = orjson.dumps({"type": "pong"}).decode()
 
 
-class Closed(Exception):
-    """Close the socket with this code and reason."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class Session:
-    """Who the socket belongs to and until when (a re-auth moves the deadline)."""
-
-    __slots__ = ("expires_at", "user_id")
-
-    def __init__(self, principal: Principal) -> None:
-        self.user_id = principal.user_id
-        self.expires_at = principal.expires_at
-
-    def seconds_left(self) -> float:
-        return (self.expires_at - datetime.now(UTC)).total_seconds()
-
-
 # -- the socket ----------------------------------------------------------------------------------
-# The client left mid-send (see odds/ws.py).
-_Gone = (WebSocketDisconnect, RuntimeError, OSError)
-
-
 @router.websocket("/ws/bets")
 async def bets_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
@@ -151,9 +129,9 @@ async def bets_socket(websocket: WebSocket) -> None:
             if channel.sockets(principal.user_id) >= MAX_SOCKETS:
                 raise Closed(TOO_MANY, "too_many_sockets")
         except Closed as closed:
-            await _close(websocket, closed)
+            await close(websocket, closed)
             return
-        except _Gone:
+        except Gone:
             return
         await channel.start()  # False while NATS is down: updates resume with the next socket
         inbox = channel.join(principal.user_id)
@@ -184,20 +162,13 @@ async def _serve(
         for task in done:
             closed = None if task.cancelled() else task.exception()
             if isinstance(closed, Closed):
-                await _close(websocket, closed)
+                await close(websocket, closed)
     finally:
         for task in tasks:
             task.cancel()
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, Exception) and not isinstance(outcome, (Closed, *_Gone)):
+            if isinstance(outcome, Exception) and not isinstance(outcome, (Closed, *Gone)):
                 log.warning("bets_ws.failed", error=repr(outcome))
-
-
-async def _close(websocket: WebSocket, closed: Closed) -> None:
-    try:
-        await websocket.close(closed.code, closed.reason)
-    except _Gone:
-        return
 
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime) -> Principal:
@@ -210,39 +181,8 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime) -> Principal:
     parsed = parse(message.get("text") or message.get("bytes") or b"")
     if not isinstance(parsed, Auth):
         raise Closed(UNAUTHORIZED, "unauthorized")
-    await _rate_limit(websocket, runtime)
+    await limit_connection(websocket, runtime)
     return await verify(runtime, parsed.token)
-
-
-async def verify(runtime: Runtime, token: str) -> Principal:
-    """The token's player, as a bearer token is checked (signature, expiry, type, logout)."""
-    try:
-        principal = runtime.signer.verify_access(token)
-    except LetsbetError as exc:
-        raise Closed(UNAUTHORIZED, exc.code) from None
-    try:
-        revoked = await runtime.redis.exists(f"auth:revoked:{principal.token_id}")
-    except Exception:
-        revoked = 0  # the logout denylist is best effort, as for HTTP (platform/http/deps.py)
-    if revoked:
-        raise Closed(UNAUTHORIZED, "token_revoked")
-    return principal
-
-
-async def _rate_limit(websocket: WebSocket, runtime: Runtime) -> None:
-    """A connection counts against the caller's IP `read` limit, like a GET."""
-    limiter: RateLimiter = websocket.app.state.rate_limiter
-    settings = runtime.settings
-    ip = client_ip(websocket.scope, settings.trust_forwarded_for)
-    try:
-        await limiter.check(
-            "read",
-            settings.rate_limit_default,
-            [f"ip:{ip}"],
-            fail_open=settings.rate_limit_fail_open_reads,
-        )
-    except LetsbetError as exc:
-        raise Closed(TRY_AGAIN_LATER, exc.code) from None
 
 
 async def _read(websocket: WebSocket, runtime: Runtime, inbox: Inbox, session: Session) -> None:
@@ -265,13 +205,9 @@ async def _read(websocket: WebSocket, runtime: Runtime, inbox: Inbox, session: S
 async def _reauthenticate(runtime: Runtime, session: Session, token: str) -> str:
     """A fresh token of the same player extends the session; a bad one changes nothing (the
     socket still closes when the current token expires)."""
-    try:
-        principal = await verify(runtime, token)
-    except Closed as refused:
-        return error(refused.reason, "This token cannot extend the session.")
-    if principal.user_id != session.user_id:
-        raise Closed(FORBIDDEN, "user_mismatch")
-    session.expires_at = max(session.expires_at, principal.expires_at)
+    principal = await reauthenticate(runtime, session, token)
+    if isinstance(principal, str):
+        return error(principal, "This token cannot extend the session.")
     return authenticated(principal)
 
 

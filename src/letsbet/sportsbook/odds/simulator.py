@@ -13,8 +13,8 @@ Books carry the configured margin (ODDS_MARGIN, by ODDS_MARGIN_METHOD); the over
 week's pre-match books is logged (odds.fixtures_created) and exported per sport
 (letsbet_odds_overround).
 
-Only one simulator drives fixtures: the leader holds a PostgreSQL advisory lock on a dedicated
-connection; the others idle and retry.
+Only one simulator drives fixtures: the leader holds the platform's advisory lock
+(platform/leader.py); the others idle and retry.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.platform.aio import wait_or_stop
 from letsbet.platform.db import Database, run_in_transaction
+from letsbet.platform.leader import AdvisoryLock, lead_while_held
 from letsbet.platform.observability import ODDS_OVERROUND, get_logger
 from letsbet.sportsbook.catalogue import repository as repo
 from letsbet.sportsbook.catalogue.tables import events
@@ -307,19 +308,19 @@ class Simulator:
     async def run(self, db: Database, stop: asyncio.Event) -> None:
         """Lead (hold the advisory lock) and drive the fixtures until `stop`; idle otherwise."""
         lock = AdvisoryLock(db, self.lock_key)
-        while not stop.is_set():
-            try:
-                leading = await lock.acquire()
-            except Exception:
-                log.exception("odds.leader_lock_failed")
-                leading = False
-            if leading:
+
+        def leading(now: bool) -> None:
+            if now:
                 log.info("odds.simulator_leading", prefix=self.prefix)
-                try:
-                    await self._lead(db, stop, lock)
-                finally:
-                    await lock.release()
-            await wait_or_stop(stop, LEADER_RETRY_SECONDS)
+
+        await lead_while_held(
+            lock,
+            stop,
+            lambda: self._lead(db, stop, lock),
+            name="odds-simulator",
+            retry_seconds=LEADER_RETRY_SECONDS,
+            on_change=leading,
+        )
 
     async def _lead(self, db: Database, stop: asyncio.Event, lock: AdvisoryLock) -> None:
         fixtures_day: date | None = None
@@ -349,59 +350,3 @@ async def _apply(db: Database, *messages: FeedMessage) -> None:
             await apply_message(conn, message)
 
     await run_in_transaction(db, work)
-
-
-class AdvisoryLock:
-    """A session-level PostgreSQL advisory lock held on a dedicated connection: the holder is
-    the leader until it releases the lock or its connection dies."""
-
-    def __init__(self, db: Database, key: int = LOCK_KEY) -> None:
-        self.db, self.key = db, key
-        self._conn: AsyncConnection | None = None
-
-    async def acquire(self) -> bool:
-        if self._conn is not None:
-            return True
-        conn = await self.db.engine.connect()
-        try:
-            got = bool(await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self.key))))
-            await conn.commit()  # the lock outlives the transaction; an open one would pin xmin
-        except BaseException:
-            await conn.close()
-            raise
-        if not got:
-            await conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    async def held(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            await self._conn.execute(sa.select(1))
-            await self._conn.commit()
-        except Exception:
-            log.exception("odds.leader_connection_lost")
-            await self._drop()
-            return False
-        return True
-
-    async def release(self) -> None:
-        if self._conn is None:
-            return
-        try:
-            await self._conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
-            await self._conn.commit()
-            await self._conn.close()
-        except Exception:
-            await self._drop()
-        self._conn = None
-
-    async def _drop(self) -> None:
-        # A broken or unknown session must not go back to the pool still holding the lock.
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.invalidate()
-                await self._conn.close()
-        self._conn = None
