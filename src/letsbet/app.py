@@ -7,7 +7,10 @@ from fastapi import FastAPI
 from letsbet.accounts.endpoints import router as accounts_router
 from letsbet.accounts.privacy_endpoints import router as privacy_router
 from letsbet.compliance.audit.endpoints import router as audit_router
+from letsbet.compliance.geo.resolver import resolver_of
+from letsbet.compliance.kyc.endpoints import router as kyc_router
 from letsbet.compliance.reports.endpoints import router as reports_router
+from letsbet.compliance.responsible_gaming.endpoints import router as rg_router
 from letsbet.crash.endpoints import fairness_router, games_router
 from letsbet.crash.ws import router as crash_ws_router
 from letsbet.ledger.endpoints import router as ledger_router
@@ -44,12 +47,16 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
     assert redis_url is not None
     app.state.rate_limiter = RateLimiter(redis_url)
     install_error_handlers(app)
+    if runtime.settings.geofenced and not health_only:
+        resolver_of(runtime)  # open GEOIP_DB_PATH now: a missing database warns at start
     app.include_router(health_router)
     if not health_only:
         app.include_router(accounts_router)
         app.include_router(privacy_router)
         app.include_router(audit_router)
         app.include_router(reports_router)
+        app.include_router(rg_router)
+        app.include_router(kyc_router)
         app.include_router(ledger_router)
         app.include_router(catalogue_router)
         app.include_router(trading_router)

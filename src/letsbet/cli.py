@@ -8,7 +8,7 @@
     letsbet audit verify                 walk the audit hash chain (exit 0) or name the first
                                          broken row (1)
     letsbet config check                 validate the configuration and print it (no secrets)
-    letsbet simulate mpesa|flutterwave   a local Daraja or Flutterwave simulator (development)
+    letsbet simulate mpesa|flutterwave|smileid   a local Daraja, Flutterwave or Smile ID simulator
     letsbet fairness new-chain [--length N] [--game ID]        a crash hash chain; prints the
                                          terminating hash to publish (the commitment)
     letsbet fairness crash-point --hash HEX --salt SALT [--edge 1]   e.g. 1.26
@@ -85,7 +85,11 @@ async def _serve_with_simulators(settings: Settings) -> int:
 
     simulators = await start_for(settings)
     ready = simulators.point(settings)
-    for name, running in (("mpesa", simulators.mpesa), ("flutterwave", simulators.flutterwave)):
+    for name, running in (
+        ("mpesa", simulators.mpesa),
+        ("flutterwave", simulators.flutterwave),
+        ("smileid", simulators.smileid),
+    ):
         if running is not None:
             log.info("simulator.started", provider=name, url=running.url)
     try:
@@ -251,7 +255,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from letsbet.payments.simulators.run import start_flutterwave, start_mpesa
+    from letsbet.payments.simulators.run import start_flutterwave, start_mpesa, start_smileid
 
     settings = _settings()
     configure_logging(settings.log_level, settings.effective_log_format)
@@ -259,6 +263,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     async def serve() -> int:
         if args.provider == "mpesa":
             running = await start_mpesa(args.host, args.port or 8091)
+        elif args.provider == "smileid":
+            running = await start_smileid(args.host, args.port or 8093)
         else:
             webhook = args.webhook_url or (
                 f"http://127.0.0.1:{settings.port}/api/payments/flutterwave/webhook"
@@ -389,10 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("check", help="validate and print").set_defaults(func=cmd_config_check)
-    simulate = sub.add_parser("simulate", help="run a payment provider simulator")
-    simulate.add_argument("provider", choices=["mpesa", "flutterwave"])
+    simulate = sub.add_parser("simulate", help="run a provider simulator (payments, Smile ID)")
+    simulate.add_argument("provider", choices=["mpesa", "flutterwave", "smileid"])
     simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, help="default: 8091 (mpesa), 8092 (flutterwave)")
+    simulate.add_argument(
+        "--port", type=int, help="default: 8091 (mpesa), 8092 (flutterwave), 8093 (smileid)"
+    )
     simulate.add_argument("--webhook-url", help="flutterwave: where to send webhooks")
     simulate.set_defaults(func=cmd_simulate)
     return parser

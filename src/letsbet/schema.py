@@ -2,6 +2,8 @@
 
 from letsbet.accounts import tables as _accounts  # noqa: F401
 from letsbet.compliance.audit import tables as _audit  # noqa: F401
+from letsbet.compliance.kyc import tables as _kyc  # noqa: F401
+from letsbet.compliance.responsible_gaming import tables as _rg  # noqa: F401
 from letsbet.crash import tables as _crash  # noqa: F401
 from letsbet.ledger import tables as _ledger  # noqa: F401
 from letsbet.payments import tables as _payments  # noqa: F401

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from letsbet.accounts.domain import Role
 from letsbet.accounts.tables import users
+from letsbet.compliance.responsible_gaming.tables import rg_controls
 from letsbet.crash import feed, ws
 from letsbet.crash.config import GameConfig
 from letsbet.crash.curve import time_to_reach
@@ -375,6 +376,28 @@ async def test_an_ineligible_player_is_refused_by_the_bet_service(
     async with _open(server.url(game.game_id, _token(runtime, player))) as sock:
         refused = await sock.bet("10.00")
         assert (refused["type"], refused["code"]) == ("bet_rejected", "player_not_eligible")
+    assert await balance(runtime, player) == 1000_00
+
+
+async def test_a_self_excluded_player_is_refused_on_the_socket(
+    server: Server, runtime: Runtime
+) -> None:
+    """Crash sockets refuse bets of a self-excluded player (responsible gaming)."""
+    game = await server.game(runtime)
+    [player] = await funded_players(runtime, 1)
+    await game.engine().step()
+    async with runtime.db.transaction() as conn:
+        await conn.execute(
+            sa.insert(rg_controls).values(
+                user_id=player,
+                country_code="KE",
+                excluded_permanently=True,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    async with _open(server.url(game.game_id, _token(runtime, player))) as sock:
+        refused = await sock.bet("10.00")
+        assert (refused["type"], refused["code"]) == ("bet_rejected", "self_excluded")
     assert await balance(runtime, player) == 1000_00
 
 

@@ -278,7 +278,7 @@ async def test_a_repeated_key_replays_and_a_changed_request_conflicts(payments: 
         ("5", "amount_below_minimum"),
         ("100.50", "amount_not_whole"),
         ("250001", "amount_above_maximum"),
-        ("5001", "deposit_limit_reached"),
+        ("5001", "deposit_cap_before_kyc"),
         ("-10", "invalid_amount"),
         (1.5, "validation_error"),
     ],

@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts import repository
@@ -31,6 +32,7 @@ from letsbet.accounts.domain import Role
 from letsbet.accounts.passwords import verify_password
 from letsbet.compliance.audit import service as audit
 from letsbet.compliance.audit.domain import Actor
+from letsbet.compliance.kyc.tables import kyc_checks
 from letsbet.errors import Conflict, Forbidden, NotFound
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.observability import ACCOUNTS_CLOSED
@@ -99,6 +101,12 @@ async def close_account(
         password_hash=UNUSABLE_PASSWORD_HASH,
         date_of_birth=PLACEHOLDER_DATE_OF_BIRTH,
         at=now,
+    )
+    # What the ID authority told us about the person goes too; the keyed id hash stays (AML).
+    await conn.execute(
+        sa.update(kyc_checks)
+        .where(kyc_checks.c.user_id == user_id)
+        .values(returned_name=None, returned_dob=None)
     )
     sessions = await repository.revoke_all_refresh_tokens(conn, user_id, now)
     by = "player" if actor.user_id == user_id else "staff"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -25,8 +26,9 @@ from letsbet.accounts.tokens import Principal
 from letsbet.compliance.audit import service as audit
 from letsbet.compliance.audit.deps import staff
 from letsbet.compliance.audit.domain import ANONYMOUS_ROLE, Actor
-from letsbet.errors import LetsbetError, NotFound
-from letsbet.platform.bus.outbox import Event, record
+from letsbet.compliance.kyc import service as kyc
+from letsbet.compliance.kyc.domain import KycStatus
+from letsbet.errors import LetsbetError, NotFound, Unprocessable
 from letsbet.platform.http.deps import Conn, CurrentUser, RuntimeDep, Tx, require_role
 from letsbet.platform.http.errors import request_id_of
 from letsbet.platform.http.middleware import client_ip
@@ -50,7 +52,8 @@ def _user_response(row: Any) -> UserResponse:
         first_name=row.first_name,
         last_name=row.last_name,
         date_of_birth=row.date_of_birth,
-        kyc_verified=row.kyc_verified,
+        kyc_verified=row.kyc_status == "verified",
+        kyc_status=row.kyc_status,
         created_at=row.created_at,
     )
 
@@ -215,29 +218,34 @@ async def admin_set_kyc(
     user_id: uuid.UUID,
     body: KycUpdate,
     conn: Tx,
-    admin: Annotated[Actor, Depends(staff(Role.ADMIN))],
+    reviewer: Annotated[Actor, Depends(staff(Role.ADMIN, Role.COMPLIANCE))],
 ) -> UserResponse:
-    """Mark an account's identity as verified (or not): withdrawals require it. Staff set it by
-    hand until the KYC provider flow (compliance) drives it. Audited."""
-    before = await repository.user_by_id(conn, user_id)
-    if before is None or not await repository.set_kyc_verified(conn, user_id, body.verified):
-        raise NotFound(f"No account {user_id}.")
-    by = str(admin.user_id)
-    await record(
+    """Staff review of an account's KYC (a needs_review result, or an override of Smile ID's):
+    set `status` with a `reason`. Recorded in the KYC history and audited."""
+    if body.status is not None:
+        status = KycStatus(body.status)
+    elif body.verified is not None:
+        status = KycStatus.VERIFIED if body.verified else KycStatus.UNVERIFIED
+    else:
+        raise Unprocessable("Send status (or verified) and a reason.")
+    assert reviewer.user_id is not None
+    country, before, after = await kyc.review(
         conn,
-        Event(
-            "accounts.kyc.changed", {"user_id": str(user_id), "verified": body.verified, "by": by}
-        ),
+        user_id,
+        status=status,
+        reason=body.reason,
+        actor=reviewer.user_id,
+        now=datetime.now(UTC),
     )
     await audit.append(
         conn,
-        admin,
+        reviewer,
         action="accounts.kyc.set",
         target_type="user",
         target_id=user_id,
-        before={"kyc_verified": before.kyc_verified},
-        after={"kyc_verified": body.verified},
-        country=str(before.country_code),
+        before={"kyc_status": before, "kyc_verified": before == "verified"},
+        after={"kyc_status": after, "kyc_verified": after == "verified", "reason": body.reason},
+        country=country,
     )
-    log.info("accounts.kyc_set", user_id=str(user_id), verified=body.verified, by=by)
+    log.info("accounts.kyc_set", user_id=str(user_id), status=after, by=str(reviewer.user_id))
     return _user_response(await repository.user_by_id(conn, user_id))

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts import repository
 from letsbet.compliance.audit import repository as audit_repo
+from letsbet.compliance.kyc import repository as kyc_repo
+from letsbet.compliance.responsible_gaming import repository as rg_repo
 from letsbet.errors import NotFound
 from letsbet.ledger import queries
 from letsbet.ledger import service as ledger
@@ -66,6 +68,25 @@ async def personal_data(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, 
                 "revoked_at": _iso(s.revoked_at),
             }
             for s in await repository.sessions_of(conn, user_id)
+        ],
+        "kyc": {
+            "status": user.kyc_status,
+            "checks": [
+                {
+                    "id_type": c.id_type,
+                    "id_number": c.id_number_tail,
+                    "status": c.status,
+                    "result": c.result_text,
+                    "name_returned": c.returned_name,
+                    "date_of_birth_returned": c.returned_dob,
+                    "at": _iso(c.created_at),
+                }
+                for c in await kyc_repo.checks_of(conn, user_id, limit=1000)
+            ],
+        },
+        "responsible_gaming": [
+            {"control": h.control, "before": h.before, "after": h.after, "at": _iso(h.at)}
+            for h in await rg_repo.history(conn, user_id, limit=1000)
         ],
         "wallet": await _wallet(conn, user_id, currency),
         "bets": await _bets(conn, user_id),

@@ -100,15 +100,6 @@ async def revoke_family(conn: AsyncConnection, family_id: uuid.UUID, at: datetim
     return result.rowcount
 
 
-async def set_kyc_verified(conn: AsyncConnection, user_id: uuid.UUID, verified: bool) -> bool:
-    result = await conn.execute(
-        sa.update(users)
-        .where(users.c.id == user_id)
-        .values(kyc_verified=verified, updated_at=sa.func.now())
-    )
-    return bool(result.rowcount)
-
-
 async def lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> Row[tuple[object, ...]] | None:
     return (
         await conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update())

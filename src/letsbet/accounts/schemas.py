@@ -54,8 +54,16 @@ class UserResponse(BaseModel):
     last_name: str | None
     date_of_birth: date
     kyc_verified: bool = False
+    kyc_status: Literal["unverified", "pending", "verified", "rejected", "needs_review"] = (
+        "unverified"
+    )
     created_at: datetime
 
 
 class KycUpdate(_Strict):
-    verified: bool
+    """A staff review: `status` (or the older `verified`: true → verified, false → unverified)
+    and why."""
+
+    verified: bool | None = None
+    status: Literal["unverified", "verified", "rejected", "needs_review"] | None = None
+    reason: str = Field("", max_length=500)

@@ -27,8 +27,17 @@ users = sa.Table(
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
     sa.Column("date_of_birth", sa.Date, nullable=False),
-    # Set by staff until the compliance issue's KYC flow drives it; withdrawals require it.
-    sa.Column("kyc_verified", sa.Boolean, nullable=False, server_default=sa.text("false")),
+    # Driven by Smile ID checks and staff review (compliance.kyc); withdrawals need verified.
+    sa.Column(
+        "kyc_status",
+        sa.Text,
+        sa.CheckConstraint(
+            "kyc_status IN ('unverified','pending','verified','rejected','needs_review')",
+            name="kyc_status",
+        ),
+        nullable=False,
+        server_default="unverified",
+    ),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),

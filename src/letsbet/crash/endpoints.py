@@ -21,6 +21,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from letsbet.compliance.geo.deps import MoneyLocation
 from letsbet.crash import fairness, leaderboard
 from letsbet.crash import repository as repo
 from letsbet.crash.domain import ChainNotFound, RoundNotFound, RoundStatus, player_alias
@@ -262,9 +263,11 @@ async def place_bet(
     principal: CurrentUser,
     runtime: RuntimeDep,
     response: Response,
+    location: MoneyLocation,
 ) -> CrashBetOut:
     auto = body.auto_cashout
     bet = await crash_games(runtime).place_bet(
+        location=location,
         user_id=principal.user_id,
         country=principal.country,
         game_id=game_id,

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from letsbet.compliance.geo.domain import Location
 from letsbet.crash import feed, leaderboard, service
 from letsbet.crash import repository as repo
 from letsbet.crash.config import GameConfig, game_configs
@@ -106,6 +107,7 @@ class CrashGames:
         amount: Decimal,
         auto_cashout: str | None,
         idempotency_key: str,
+        location: Location | None = None,
     ) -> service.BetView:
         now = self.clock()
         try:
@@ -118,6 +120,7 @@ class CrashGames:
                 amount=to_money(amount, tenant.currency).minor,
                 auto_cashout=None if auto_cashout is None else parse_multiplier(auto_cashout),
                 idempotency_key=idempotency_key,
+                location=location,
             )
             allowed = self.runtime.settings.allowed_countries
 

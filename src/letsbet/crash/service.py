@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
+from letsbet.compliance.geo.domain import Location
 from letsbet.compliance.tax import regime_for, stake_breakdown
 from letsbet.crash import repository as repo
 from letsbet.crash import settlement
@@ -93,6 +94,7 @@ class BetRequest:
     amount: int  # minor units of the tenant's currency
     auto_cashout: int | None  # hundredths
     idempotency_key: str
+    location: Location | None = None  # where the request came from, when geofenced
 
     @property
     def key(self) -> str:
@@ -200,6 +202,9 @@ async def _open_round_for(
         country=tenant.code,
         action=eligibility.Action.CRASH_BET,
         allowed_countries=allowed_countries,
+        amount=request.amount,
+        location=request.location,
+        now=now,
     )
     check_stake(
         request.amount,

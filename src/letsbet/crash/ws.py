@@ -25,6 +25,7 @@ import uuid
 from fastapi import APIRouter, WebSocket
 
 from letsbet.accounts.tokens import Principal
+from letsbet.compliance.geo.deps import location_of
 from letsbet.crash import protocol
 from letsbet.crash.games import CrashGames, crash_games
 from letsbet.crash.hub import EXPIRED, CrashHub, Seat
@@ -247,6 +248,7 @@ class GameSocket:
                 amount=message.amount,
                 auto_cashout=None if auto is None else str(auto),
                 idempotency_key=key,
+                location=location_of(self.websocket),  # the socket's peer and headers
             )
         except LetsbetError as exc:
             return [protocol.bet_rejected("place_bet", exc.code, exc.message, idempotency_key=key)]

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
+from letsbet.compliance.geo.domain import Location
 from letsbet.payments import repository as repo
 from letsbet.payments.domain import (
-    DepositLimitReached,
     Direction,
     PaymentDestinationInvalid,
     Status,
@@ -50,6 +50,7 @@ async def request_deposit(
     request: PaymentRequest,
     *,
     allowed_countries: list[str],
+    location: Location | None = None,
     now: datetime | None = None,
 ) -> Requested:
     """Start a deposit: an STK Push to the player's phone (KE) or a Flutterwave charge."""
@@ -63,13 +64,6 @@ async def request_deposit(
         replayed = await replay(conn, key, request_hash)
         if replayed is not None:
             return replayed, None
-        await eligibility.check(
-            conn,
-            user_id=request.user_id,
-            country=tenant.code,
-            action=eligibility.Action.DEPOSIT,
-            allowed_countries=allowed_countries,
-        )
         validate_amount(
             request.amount,
             minimum=tenant.min_deposit,
@@ -78,13 +72,17 @@ async def request_deposit(
             currency=tenant.currency,
             decimals=tenant.minor_units,
         )
-        contact = await repo.lock_user(conn, request.user_id)
-        if not contact.kyc_verified:
-            total = await repo.deposited_total(conn, request.user_id)
-            if total + request.amount > tenant.deposit_cap_before_kyc:
-                raise DepositLimitReached(
-                    "Deposits before identity verification are capped; verify to deposit more."
-                )
+        await eligibility.check(
+            conn,
+            user_id=request.user_id,
+            country=tenant.code,
+            action=eligibility.Action.DEPOSIT,
+            allowed_countries=allowed_countries,
+            amount=request.amount,
+            location=location,
+            now=now,
+        )
+        contact = await repo.lock_user(conn, request.user_id)  # locked by eligibility already
         if tenant.payment_networks and request.network not in tenant.payment_networks:
             raise PaymentDestinationInvalid(
                 f"Choose your mobile money network: {', '.join(tenant.payment_networks)}."

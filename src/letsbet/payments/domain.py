@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from letsbet.compliance.tax import TaxRegime, deposit_breakdown, withdrawal_breakdown
 from letsbet.compliance.tax.domain import TaxLine
-from letsbet.errors import Conflict, Forbidden, NotFound, Unprocessable
+from letsbet.errors import Conflict, NotFound, Unprocessable
 
 
 class Direction(StrEnum):
@@ -133,15 +133,6 @@ class AmountAboveMaximum(Unprocessable):
 
 class AmountNotWhole(Unprocessable):
     code = "amount_not_whole"
-
-
-class DepositLimitReached(Unprocessable):
-    code = "deposit_limit_reached"
-
-
-class KycRequired(Forbidden):
-    code = "kyc_required"
-    message = "Verify your identity before withdrawing."
 
 
 class PaymentIdempotencyConflict(Conflict):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from letsbet.compliance.geo.deps import MoneyLocation
 from letsbet.errors import Unavailable
 from letsbet.payments import callbacks, deposits, service, withdrawals
 from letsbet.payments import repository as repo
@@ -80,7 +81,11 @@ async def _answer(runtime: Any, requested: service.Requested, response: Response
     responses={200: {"model": PaymentOut, "description": "A replay of a deposit request."}},
 )
 async def deposit(
-    body: DepositRequest, principal: CurrentUser, runtime: RuntimeDep, response: Response
+    body: DepositRequest,
+    principal: CurrentUser,
+    runtime: RuntimeDep,
+    response: Response,
+    location: MoneyLocation,
 ) -> PaymentOut:
     """Start a deposit: M-Pesa sends a PIN prompt to your phone (Kenya); Flutterwave answers
     with a checkout_url (Nigeria) or a mobile money prompt (Ghana). Poll GET /api/payments/{id}."""
@@ -97,6 +102,7 @@ async def deposit(
             network=body.network,
         ),
         allowed_countries=runtime.settings.allowed_countries,
+        location=location,
     )
     return await _answer(runtime, requested, response)
 
@@ -109,7 +115,11 @@ async def deposit(
     responses={200: {"model": PaymentOut, "description": "A replay of a withdrawal request."}},
 )
 async def withdraw(
-    body: WithdrawalRequest, principal: CurrentUser, runtime: RuntimeDep, response: Response
+    body: WithdrawalRequest,
+    principal: CurrentUser,
+    runtime: RuntimeDep,
+    response: Response,
+    location: MoneyLocation,
 ) -> PaymentOut:
     """Withdraw to M-Pesa (Kenya) or by Flutterwave transfer: the amount is held at once and
     leaves the wallet when the provider confirms; a failure returns it."""
@@ -127,6 +137,7 @@ async def withdraw(
             account_number=body.account_number,
         ),
         allowed_countries=runtime.settings.allowed_countries,
+        location=location,
     )
     return await _answer(runtime, requested, response)
 

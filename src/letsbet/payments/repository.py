@@ -76,30 +76,18 @@ async def update(conn: AsyncConnection, payment_id: uuid.UUID, **values: Any) ->
     )
 
 
-async def deposited_total(conn: AsyncConnection, user_id: uuid.UUID) -> int:
-    """Gross of the user's deposits that succeeded or may still succeed."""
-    total = await conn.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount), 0)).where(
-            payments.c.user_id == user_id,
-            payments.c.direction == "deposit",
-            payments.c.status.in_(["initiated", "pending", "succeeded"]),
-        )
-    )
-    return int(total or 0)
-
-
 async def lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> AnyRow:
-    """The player's phone and KYC flag, locking the user row: one payment request per player
-    at a time passes the limit checks (concurrent deposits cannot both fit under a cap)."""
+    """The player's phone, locking the user row: one payment request per player at a time
+    passes the limit checks (concurrent deposits cannot both fit under a cap)."""
     row = (
         await conn.execute(
-            sa.select(users.c.phone, users.c.kyc_verified)
+            sa.select(users.c.phone)
             .where(users.c.id == user_id)
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts citing the user pass
         )
     ).first()
     assert row is not None, "eligibility checked the user exists"
-    return row  # type: ignore[return-value]
+    return row
 
 
 async def due_for_reconciliation(

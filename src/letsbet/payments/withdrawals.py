@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance import eligibility
+from letsbet.compliance.geo.domain import Location
 from letsbet.ledger import service as ledger
 from letsbet.payments import repository as repo
 from letsbet.payments.domain import (
     Direction,
-    KycRequired,
     PaymentDestinationInvalid,
     Status,
     hash_token,
@@ -52,6 +52,7 @@ async def request_withdrawal(
     request: PaymentRequest,
     *,
     allowed_countries: list[str],
+    location: Location | None = None,
     now: datetime | None = None,
 ) -> Requested:
     """Start a withdrawal: hold the money, then B2C (KE) or a Flutterwave transfer."""
@@ -65,16 +66,6 @@ async def request_withdrawal(
         replayed = await replay(conn, key, request_hash)
         if replayed is not None:
             return replayed, None
-        await eligibility.check(
-            conn,
-            user_id=request.user_id,
-            country=tenant.code,
-            action=eligibility.Action.WITHDRAWAL,
-            allowed_countries=allowed_countries,
-        )
-        contact = await repo.lock_user(conn, request.user_id)
-        if not contact.kyc_verified:
-            raise KycRequired()
         validate_amount(
             request.amount,
             minimum=tenant.min_withdrawal,
@@ -83,6 +74,17 @@ async def request_withdrawal(
             currency=tenant.currency,
             decimals=tenant.minor_units,
         )
+        await eligibility.check(
+            conn,
+            user_id=request.user_id,
+            country=tenant.code,
+            action=eligibility.Action.WITHDRAWAL,
+            allowed_countries=allowed_countries,
+            amount=request.amount,
+            location=location,
+            now=now,
+        )
+        contact = await repo.lock_user(conn, request.user_id)  # locked by eligibility already
         destination = _destination(tenant, request, contact.phone)
         regime = regime_now(gateway, tenant, now)
         split = withdrawal_split(regime, request.amount, unit_of(tenant))

@@ -119,10 +119,25 @@ class Settings(BaseSettings):
     log_level: str = "info"  # reloadable
     log_format: str | None = None  # json | console; default console in development
 
+    # geolocation (compliance.geo): GeoLite2-Country file; proxies whose country and client-IP
+    # headers are believed; whether money endpoints are fenced (default: on outside development
+    # and test); where a player may move money from (home: their own country only)
+    geoip_db_path: Path | None = None
+    geo_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    geo_enforce: bool | None = None
+    geo_travel_policy: Literal["home", "allowed"] = "home"
+
+    # responsible gaming: minutes between reality checks on the WebSocket (players may choose)
+    rg_reality_check_minutes: int = Field(60, ge=1, le=1440)
+
     # Smile ID
     smile_id_api_key: str = ""
     smile_id_partner_id: str = ""
     smile_id_env: ProviderMode = ProviderMode.SIMULATOR
+    smile_id_base_url: str = ""  # default: Smile ID's sandbox/production host, or the simulator's
+    # Set: checks run async (/v1/async_id_verification) and Smile ID calls back here
+    # (+ /api/kyc/smile-id/callback); unset: sync /v1/id_verification.
+    smile_id_callback_base_url: str = ""
 
     # M-Pesa (Daraja)
     mpesa_consumer_key: str = ""
@@ -179,6 +194,7 @@ class Settings(BaseSettings):
         "cors_origins",
         "mpesa_callback_allowed_ips",
         "crash_games",
+        "geo_trusted_proxies",
         mode="before",
     )
     @classmethod
@@ -212,6 +228,18 @@ class Settings(BaseSettings):
             ids.append(game_id)
         if len(set(ids)) != len(ids):
             raise ValueError("each game id may be listed once")
+        return value
+
+    @field_validator("geo_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP range like 173.245.48.0/20: {entry!r}") from exc
         return value
 
     @field_validator("crash_salt")
@@ -299,11 +327,14 @@ class Settings(BaseSettings):
         ):
             if mode == ProviderMode.SIMULATOR:
                 raise ConfigError(variable, "production cannot use the simulator")
+        if self.geo_enforce is False:
+            raise ConfigError("GEO_ENFORCE", "production cannot turn geofencing off")
         if "*" in self.cors_origins:
             raise ConfigError("CORS_ORIGINS", "production cannot allow every origin (*)")
         for variable, callback in (
             ("MPESA_CALLBACK_BASE_URL", self.mpesa_callback_base_url),
             ("FLUTTERWAVE_CALLBACK_BASE_URL", self.flutterwave_callback_base_url),
+            ("SMILE_ID_CALLBACK_BASE_URL", self.smile_id_callback_base_url),
         ):
             if callback and not callback.startswith("https://"):
                 # Daraja requires HTTPS callbacks, and the callback token must not travel in clear.
@@ -329,6 +360,15 @@ class Settings(BaseSettings):
             ProviderMode.SIMULATOR: "http://127.0.0.1:8091",
         }[self.mpesa_environment]
 
+    def smile_id_url(self) -> str:
+        if self.smile_id_base_url:
+            return self.smile_id_base_url.rstrip("/")
+        return {
+            ProviderMode.SANDBOX: "https://testapi.smileidentity.com",
+            ProviderMode.PRODUCTION: "https://api.smileidentity.com",
+            ProviderMode.SIMULATOR: "http://127.0.0.1:8093",
+        }[self.smile_id_env]
+
     def flutterwave_url(self) -> str:
         if self.flutterwave_base_url:
             return self.flutterwave_base_url.rstrip("/")
@@ -339,6 +379,14 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment in (Environment.DEVELOPMENT, Environment.TEST)
+
+    @property
+    def geofenced(self) -> bool:
+        """Money endpoints check where the request comes from (GEO_ENFORCE; default: on
+        outside development and test, where requests come from 127.0.0.1)."""
+        if self.geo_enforce is None:
+            return not self.is_development
+        return self.geo_enforce
 
     @property
     def seeds_demo_data(self) -> bool:

@@ -208,9 +208,11 @@ async def serve(
     await asyncio.gather(*tasks.values(), return_exceptions=True)
     for role in roles:
         ROLE_UP.labels(role).set(0)
+    from letsbet.compliance.kyc.provider import close_smile
     from letsbet.payments.gateway import close_gateway
 
     await close_gateway(runtime)
+    await close_smile(runtime)
     await runtime.close()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(sig)

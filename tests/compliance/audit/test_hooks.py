@@ -409,7 +409,10 @@ async def test_a_kyc_change_is_audited(client: httpx.AsyncClient, runtime: Runti
         str(user_id),
         admin_id,
     )
-    assert (row.before, row.after) == ({"kyc_verified": False}, {"kyc_verified": True})
+    assert (row.before, row.after) == (
+        {"kyc_status": "unverified", "kyc_verified": False},
+        {"kyc_status": "verified", "kyc_verified": True, "reason": ""},
+    )
     missing = await client.put(
         f"/api/admin/users/{uuid.uuid4()}/kyc", json={"verified": True}, headers=headers
     )

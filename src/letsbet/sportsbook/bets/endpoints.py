@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts.domain import Role
+from letsbet.compliance.geo.deps import MoneyLocation
 from letsbet.errors import LetsbetError, NotFound
 from letsbet.platform.db import run_in_transaction
 from letsbet.platform.http import cursor as cursors
@@ -48,7 +49,11 @@ class BetNotFound(NotFound):
     "/bets", status_code=201, response_model=BetOut, dependencies=[Depends(rate_limit("money"))]
 )
 async def place(
-    body: PlaceBetRequest, principal: CurrentUser, runtime: RuntimeDep, response: Response
+    body: PlaceBetRequest,
+    principal: CurrentUser,
+    runtime: RuntimeDep,
+    response: Response,
+    location: MoneyLocation,
 ) -> BetOut:
     tenant = get_tenant(principal.country)
     stake = to_money(body.stake, tenant.currency)
@@ -63,6 +68,7 @@ async def place(
         system=body.system,
         odds_change=OddsChangePolicy(body.odds_change),
         idempotency_key=body.idempotency_key,
+        location=location,
     )
 
     async def work(conn: AsyncConnection) -> placement.Placed:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from letsbet.compliance import eligibility
 from letsbet.compliance.tax import StakeBreakdown, regime_for, stake_breakdown
 from letsbet.errors import LetsbetError
 from letsbet.ledger import service as ledger
@@ -96,12 +97,22 @@ async def place_bet(
         outcome_ids=[s.outcome_id for s in request.selections],
         currency=tenant.currency,
         lock=plan,
+        now=now,
     )
     if slip.hit is not None:
         # The key was used: answer with that bet (even if the same slip would now be refused,
         # the odds having moved or the event started), or refuse a different slip.
         return _replay(*slip.hit, request_hash)
     checked = check_slip(slip, request, allowed_countries=allowed_countries, now=now)
+    if slip.eligibility.has_limit:  # a loss limit: measure the stake under the user's lock
+        await eligibility.recheck_limits(
+            conn,
+            user_id=request.user_id,
+            country=tenant.code,
+            action=eligibility.Action.SPORTS_BET,
+            amount=checked.stake,
+            now=now,
+        )
     check_exposure(checked)
     if taxes is None or taxes.gross_stake != checked.stake:
         taxes = stake_breakdown(regime_for(tenant.code, now), checked.stake)

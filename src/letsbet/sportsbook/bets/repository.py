@@ -221,6 +221,7 @@ async def read_slip(
     outcome_ids: Sequence[int],
     currency: str,
     lock: LockPlan,
+    now: datetime,
 ) -> Slip:
     """Everything placement decides on, in one round trip; `lock` is the ledger's lock plan."""
     distinct = list(dict.fromkeys(outcome_ids))
@@ -232,6 +233,7 @@ async def read_slip(
             "currency": currency,
             "key": key,
             "user_id": user_id,
+            "now": now,
         },
     )
     first = rows[0]

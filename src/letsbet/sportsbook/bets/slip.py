@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from letsbet.compliance import eligibility
+from letsbet.compliance.geo.domain import Location
 from letsbet.errors import Conflict, NotFound, Unprocessable
 from letsbet.ledger.domain import canonical_hash
 from letsbet.platform.money import Money
@@ -94,6 +95,7 @@ class BetRequest:
     system: str | None
     odds_change: OddsChangePolicy
     idempotency_key: str
+    location: Location | None = None  # where the request came from, when geofenced
 
     @property
     def key(self) -> str:
@@ -137,6 +139,8 @@ def check_slip(
         country=tenant.code,
         action=eligibility.Action.SPORTS_BET,
         allowed_countries=allowed_countries,
+        location=request.location,
+        now=now,
     )
     if len(slip.legs) != len({s.outcome_id for s in request.selections}):
         raise OutcomeNotFound()
@@ -147,6 +151,13 @@ def check_slip(
     _check_prices(request, legs)
     stake = total_stake(request.stake_per_line, len(lines))
     _check_stake(request.stake_per_line, stake, tenant, legs)
+    if not slip.eligibility.has_limit:  # with a loss limit, placement re-reads under a lock
+        eligibility.check_amount(
+            slip.eligibility,
+            country=tenant.code,
+            action=eligibility.Action.SPORTS_BET,
+            amount=stake,
+        )
     potential = potential_return(request.stake_per_line, lines, [leg.odds_milli for leg in legs])
     cap = min([tenant.max_payout, *(leg.max_payout for leg in legs if leg.max_payout)])
     if potential > cap:

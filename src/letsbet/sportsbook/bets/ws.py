@@ -27,6 +27,8 @@ Server → client, for each of the player's bets (see channel.bet_frame):
      "reject_code"?: "odds_changed" | "market_suspended" | "market_closed"}
     {"type": "bet", "event": "settled" | "cashed_out", ..., "status", "returned",
      "winnings_tax", "payout"}
+    {"type": "reality_check", "minutes", "message", "controls"} every N minutes of the session
+     (responsible gaming: the player's interval, else RG_REALITY_CHECK_MINUTES)
 Delivery is best effort: after a reconnect, read GET /api/bets for what was missed. A socket
 more than channel.QUEUE_SIZE frames behind is closed with 1013; shutdown closes with 1001.
 """
@@ -42,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from letsbet.accounts.tokens import Principal
+from letsbet.compliance.responsible_gaming import reality
 from letsbet.platform.http.socket_auth import (
     AUTH_TIMEOUT,
     TOO_MANY,
@@ -152,6 +155,7 @@ async def _serve(
     tasks = [
         asyncio.create_task(_read(websocket, runtime, inbox, session)),
         asyncio.create_task(_write(websocket, inbox, session)),
+        asyncio.create_task(reality.remind(runtime, session.user_id, inbox.offer)),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
