@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from letsbet.accounts.endpoints import router as accounts_router
 from letsbet.accounts.privacy_endpoints import router as privacy_router
+from letsbet.compliance.aml.endpoints import router as aml_router
 from letsbet.compliance.audit.endpoints import router as audit_router
 from letsbet.compliance.geo.resolver import resolver_of
 from letsbet.compliance.kyc.endpoints import router as kyc_router
@@ -54,6 +55,7 @@ def create_app(runtime: Runtime, *, health_only: bool = False) -> FastAPI:
         app.include_router(accounts_router)
         app.include_router(privacy_router)
         app.include_router(audit_router)
+        app.include_router(aml_router)
         app.include_router(reports_router)
         app.include_router(rg_router)
         app.include_router(kyc_router)

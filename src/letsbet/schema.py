@@ -1,6 +1,7 @@
 """Imports every table module so `metadata` knows the whole schema (for Alembic)."""
 
 from letsbet.accounts import tables as _accounts  # noqa: F401
+from letsbet.compliance.aml import tables as _aml  # noqa: F401
 from letsbet.compliance.audit import tables as _audit  # noqa: F401
 from letsbet.compliance.kyc import tables as _kyc  # noqa: F401
 from letsbet.compliance.responsible_gaming import tables as _rg  # noqa: F401

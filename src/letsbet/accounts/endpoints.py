@@ -23,6 +23,7 @@ from letsbet.accounts.schemas import (
     UserResponse,
 )
 from letsbet.accounts.tokens import Principal
+from letsbet.compliance.aml import service as aml
 from letsbet.compliance.audit import service as audit
 from letsbet.compliance.audit.deps import staff
 from letsbet.compliance.audit.domain import ANONYMOUS_ROLE, Actor
@@ -38,6 +39,8 @@ from letsbet.platform.runtime import Runtime
 from letsbet.tenants import CountryNotAllowed, get_tenant
 
 router = APIRouter(prefix="/api", tags=["accounts"])
+# An app-chosen stable id for the install (AML's shared-identity rule); optional, untrusted.
+DEVICE_HEADER = "X-Device-Id"
 log = get_logger(__name__)
 
 
@@ -64,7 +67,9 @@ def _user_response(row: Any) -> UserResponse:
     response_model=UserResponse,
     dependencies=[Depends(rate_limit("auth"))],
 )
-async def register(body: RegisterRequest, conn: Tx, runtime: RuntimeDep) -> UserResponse:
+async def register(
+    body: RegisterRequest, request: Request, conn: Tx, runtime: RuntimeDep
+) -> UserResponse:
     if body.country not in runtime.settings.allowed_countries:
         raise CountryNotAllowed(f"Registration in {body.country} is not open.")
     user_id = await service.register(
@@ -77,7 +82,18 @@ async def register(body: RegisterRequest, conn: Tx, runtime: RuntimeDep) -> User
         last_name=body.last_name,
     )
     USERS_REGISTERED.labels(body.country).inc()
-    return _user_response(await repository.user_by_id(conn, user_id))
+    row = await repository.user_by_id(conn, user_id)
+    assert row is not None  # inserted above in this transaction
+    await aml.seen(
+        conn,
+        user_id=user_id,
+        country=row.country_code,
+        ip=client_ip(request.scope, runtime.settings.trust_forwarded_for),
+        device=request.headers.get(DEVICE_HEADER),
+        phone=row.phone,
+        now=datetime.now(UTC),
+    )
+    return _user_response(row)
 
 
 @router.post(
@@ -109,6 +125,14 @@ async def login(
         raise CountryNotAllowed()
     await lockout.succeeded(body.phone)
     LOGINS.labels("ok").inc()
+    await aml.seen(
+        conn,
+        user_id=user_id,
+        country=country,
+        ip=ip,
+        device=request.headers.get(DEVICE_HEADER),
+        now=datetime.now(UTC),
+    )
     pair = await service.issue_tokens(
         conn, runtime.signer, user_id=user_id, role=role, country=country
     )

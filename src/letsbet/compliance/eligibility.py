@@ -14,6 +14,7 @@ Rejections, each with its own code (403 unless noted):
     location_unknown / location_not_allowed / location_mismatch   geolocation (compliance.geo)
     underage              below the tenant's minimum age
     kyc_required          withdrawals; bets where the tenant forbids betting before KYC
+    withdrawals_frozen    withdrawals while a high AML alert holds a freeze (compliance.aml)
     self_excluded         a self-exclusion in force: no bets, no deposits (withdrawals pass)
     timed_out             a time-out in force: no bets, no deposits (withdrawals pass)
     deposit_cap_before_kyc (422) deposits before KYC past the tenant's cap
@@ -88,6 +89,11 @@ class KycRequired(NotEligible):
     message = "Verify your identity first (POST /api/kyc/verify-user)."
 
 
+class WithdrawalsFrozen(NotEligible):
+    code = "withdrawals_frozen"
+    message = "Withdrawals from this account are on hold pending a compliance review."
+
+
 class DepositCapBeforeKyc(Unprocessable):
     code = "deposit_cap_before_kyc"
     message = "Deposits before identity verification are capped; verify to deposit more."
@@ -141,6 +147,12 @@ def inputs_sql(action: Action) -> str:
         controls.format("excluded_permanently") + " AS excluded_permanently",
         controls.format("timeout_until") + " AS timeout_until",
     ]
+    if action == Action.WITHDRAWAL:
+        # A high AML alert holding a freeze (partial index on the flag: one probe).
+        items.append(
+            "EXISTS (SELECT 1 FROM aml_alerts WHERE user_id = :user_id AND holds_freeze)"
+            " AS withdrawals_frozen"
+        )
     kind = action.limit_kind
     if kind is not None:
         exists = f"EXISTS (SELECT 1 FROM rg_limits WHERE user_id = :user_id AND kind = '{kind}')"
@@ -184,6 +196,7 @@ class Inputs:
     limits: tuple[int | None, int | None, int | None] = (None, None, None)
     used: tuple[int, int, int] = (0, 0, 0)
     deposited_before_kyc: int = 0
+    withdrawals_frozen: bool = False
 
     @property
     def has_limit(self) -> bool:
@@ -209,6 +222,7 @@ class Inputs:
             limits=(day, week, month),
             used=(used_day, used_week, used_month),
             deposited_before_kyc=int(get("deposited_before_kyc") or 0),
+            withdrawals_frozen=bool(get("withdrawals_frozen")),
         )
 
 
@@ -240,6 +254,8 @@ def decide(
     if action == Action.WITHDRAWAL:
         if not inputs.kyc_verified:
             raise KycRequired("Verify your identity before withdrawing.")
+        if inputs.withdrawals_frozen:
+            raise WithdrawalsFrozen()
         return  # exclusions and limits never keep players from their own money
     if inputs.excluded_permanently or (
         inputs.excluded_until is not None and inputs.excluded_until > now

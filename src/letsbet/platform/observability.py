@@ -275,3 +275,13 @@ ACCOUNTS_CLOSED = Counter(
     "letsbet_accounts_closed_total", "Accounts closed and anonymised, by who asked", ["by"]
 )
 TAX_REPORTS = Counter("letsbet_tax_reports_total", "Tax reports served, by format", ["format"])
+AML_ALERTS = Counter(
+    "letsbet_aml_alerts_raised_total",
+    "AML alerts raised, by rule and severity",
+    ["rule", "severity"],
+)
+AML_FREEZES = Counter(
+    "letsbet_aml_withdrawal_freezes_total",
+    "Withdrawal freezes placed (by a high alert) and lifted (by staff)",
+    ["change"],
+)

@@ -82,11 +82,21 @@ async def _api_background(runtime: Runtime, stop: asyncio.Event) -> None:
 
 
 async def _payments(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Provider reconciliation: settle deposits and withdrawals no callback settled."""
+    """Provider reconciliation: settle deposits and withdrawals no callback settled; and AML
+    monitoring of the payment events. AML lives here, not in settlement: it reads payment
+    events at payment rates, and a slow AML query must never delay settling bets."""
+    from letsbet.compliance.aml import consumers as aml
     from letsbet.payments.gateway import gateway_of
     from letsbet.payments.reconcile import reconcile_loop
+    from letsbet.platform.bus.consumer import Consumer
 
-    await reconcile_loop(runtime.db, gateway_of(runtime), stop)
+    monitor = Consumer(
+        runtime.db, runtime.bus, name=aml.NAME, subject=aml.SUBJECT, handler=aml.on_payment
+    )
+    await asyncio.gather(
+        reconcile_loop(runtime.db, gateway_of(runtime), stop),
+        monitor.run(stop),
+    )
 
 
 async def _games(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -1,7 +1,7 @@
 """Country tenants: one deployment per country, each described by a `Tenant`."""
 
 from letsbet.errors import Forbidden
-from letsbet.tenants.base import PaymentProvider, Tenant
+from letsbet.tenants.base import AmlThresholds, PaymentProvider, Tenant
 from letsbet.tenants.gh import GHANA
 from letsbet.tenants.ke import KENYA
 from letsbet.tenants.ng import NIGERIA
@@ -21,4 +21,11 @@ def get_tenant(code: str) -> Tenant:
     return tenant
 
 
-__all__ = ["TENANTS", "CountryNotAllowed", "PaymentProvider", "Tenant", "get_tenant"]
+__all__ = [
+    "TENANTS",
+    "AmlThresholds",
+    "CountryNotAllowed",
+    "PaymentProvider",
+    "Tenant",
+    "get_tenant",
+]

@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 
 class PaymentProvider(StrEnum):
     MPESA = "mpesa"
     FLUTTERWAVE = "flutterwave"
+
+
+@dataclass(frozen=True, slots=True)
+class AmlThresholds:
+    """When AML monitoring (compliance/aml) raises an alert. Amounts in minor units of the
+    tenant's currency. These are the operator's risk settings, set well below the statutory
+    cash-reporting thresholds so staff see a pattern before a report is due."""
+
+    large_deposit: int  # one deposit this large: medium
+    very_large_deposit: int  # ... this large: high (freezes withdrawals)
+    large_withdrawal: int
+    very_large_withdrawal: int
+    # Deposit then withdrawal with little wagering: a withdrawal of at least `quick_cashout_min`
+    # when the player staked less than `min_wagered_percent` of what they deposited within
+    # `turnover_window` (high: the classic way to clean money through a wallet).
+    quick_cashout_min: int
+    min_wagered_percent: int = 50
+    turnover_window: timedelta = timedelta(days=7)
+    # Many deposits in a short time (structuring below the large-deposit line): medium.
+    velocity_deposits: int = 5
+    velocity_window: timedelta = timedelta(hours=1)
+    # One registration/login IP, device id or payment phone behind this many accounts
+    # (counting the player's own): medium; `shared_accounts_high` or more: high.
+    shared_accounts: int = 3
+    shared_accounts_high: int = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +62,7 @@ class Tenant:
     max_payout: int  # largest return one bet may pay
     max_legs: int  # legs in a multi or system
     allow_betting_before_kyc: bool
+    aml: AmlThresholds
     # Effective-dated tax regimes are data in compliance/tax, looked up by these ids.
     tax_regime_ids: tuple[str, ...] = field(default=())
     # Mobile money networks a player picks from (Flutterwave Ghana); empty: the provider's

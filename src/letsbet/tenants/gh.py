@@ -1,6 +1,6 @@
 """Ghana: Gaming Commission licence, Flutterwave, Smile ID on the Ghana Card."""
 
-from letsbet.tenants.base import PaymentProvider, Tenant
+from letsbet.tenants.base import AmlThresholds, PaymentProvider, Tenant
 
 GHANA = Tenant(
     code="GH",
@@ -31,6 +31,13 @@ GHANA = Tenant(
     min_withdrawal=10_00,
     max_withdrawal=20_000_00,
     allow_betting_before_kyc=True,
+    aml=AmlThresholds(
+        large_deposit=10_000_00,
+        very_large_deposit=25_000_00,
+        large_withdrawal=10_000_00,
+        very_large_withdrawal=20_000_00,
+        quick_cashout_min=1_000_00,
+    ),
     tax_regime_ids=("gh-act-1094-wht", "gh-operator-ggr"),
     payment_networks=("MTN", "VODAFONE", "TIGO"),  # Flutterwave's names; Telecel is VODAFONE
 )

@@ -1,6 +1,6 @@
 """Kenya: BCLB licence, M-Pesa, Smile ID Enhanced KYC on Kenyan ids."""
 
-from letsbet.tenants.base import PaymentProvider, Tenant
+from letsbet.tenants.base import AmlThresholds, PaymentProvider, Tenant
 
 KENYA = Tenant(
     code="KE",
@@ -30,5 +30,12 @@ KENYA = Tenant(
     min_withdrawal=100_00,
     max_withdrawal=250_000_00,  # M-Pesa B2C per-transaction ceiling
     allow_betting_before_kyc=True,
+    aml=AmlThresholds(
+        large_deposit=100_000_00,
+        very_large_deposit=200_000_00,
+        large_withdrawal=100_000_00,
+        very_large_withdrawal=200_000_00,
+        quick_cashout_min=10_000_00,
+    ),
     tax_regime_ids=("ke-2025-finance-act", "ke-operator-ggr"),
 )

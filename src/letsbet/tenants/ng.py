@@ -1,6 +1,6 @@
 """Nigeria (Lagos): LSLGA licence, Flutterwave, Smile ID on BVN/NIN."""
 
-from letsbet.tenants.base import PaymentProvider, Tenant
+from letsbet.tenants.base import AmlThresholds, PaymentProvider, Tenant
 
 NIGERIA = Tenant(
     code="NG",
@@ -34,5 +34,12 @@ NIGERIA = Tenant(
     min_withdrawal=1_000_00,
     max_withdrawal=5_000_000_00,
     allow_betting_before_kyc=True,
+    aml=AmlThresholds(
+        large_deposit=2_000_000_00,
+        very_large_deposit=5_000_000_00,
+        large_withdrawal=2_000_000_00,
+        very_large_withdrawal=5_000_000_00,
+        quick_cashout_min=200_000_00,
+    ),
     tax_regime_ids=("ng-lagos-wht",),
 )
