@@ -25,11 +25,11 @@ from typing import TypeVar
 
 import orjson
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from letsbet.crash.feed import PRIVATE, SUBJECT_PREFIX
 from letsbet.crash.wire import RawSocket, text_frame
 from letsbet.platform.bus.nats import Bus
+from letsbet.platform.bus.subscription import CoreSubscription
 from letsbet.platform.observability import (
     CRASH_FANOUT_SECONDS,
     CRASH_SOCKETS_DROPPED,
@@ -137,47 +137,22 @@ class CrashHub:
         self.balances = balances
         self._games: dict[str, set[Seat]] = {}
         self._players: dict[uuid.UUID, set[Seat]] = {}
-        self._subscription: Subscription | None = None
-        self._nc: object | None = None
-        self._lock = asyncio.Lock()
+        self._feed = CoreSubscription(
+            bus, SUBJECTS, self._on_message, name="crash_hub", pending_msgs_limit=65536
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def started(self) -> bool:
-        nc = self.bus.nc
-        return self._subscription is not None and nc is self._nc and nc is not None
+        return self._feed.started
 
     async def start(self) -> bool:
-        """Subscribe once per NATS connection; False while NATS is down (the next socket
-        retries). nats-py re-subscribes by itself after a reconnect."""
-        if self.started:
-            return True
-        async with self._lock:
-            nc = self.bus.nc
-            if self.started:
-                return True
-            if nc is None or not nc.is_connected:
-                return False
-            try:
-                self._subscription = await nc.subscribe(
-                    SUBJECTS, cb=self._on_message, pending_msgs_limit=65536
-                )
-                # The server has the subscription before the first socket is told anything.
-                await nc.flush(timeout=2)
-            except Exception as exc:  # closing or reconnecting: the next socket retries
-                log.warning("crash_hub.subscribe_failed", error=str(exc) or type(exc).__name__)
-                return False
-            self._nc = nc
-            log.info("crash_hub.started", subject=SUBJECTS)
-            return True
+        """Subscribe once per NATS connection (see platform/bus/subscription.py); False while
+        NATS is down (the next socket retries)."""
+        return await self._feed.start()
 
     async def stop(self) -> None:
-        subscription, self._subscription, self._nc = self._subscription, None, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except Exception:  # the connection is gone already: so is the subscription
-                log.debug("crash_hub.unsubscribe_failed")
+        await self._feed.stop()
 
     # -- seats -----------------------------------------------------------------------------------
     def join(self, game_id: str) -> Seat:

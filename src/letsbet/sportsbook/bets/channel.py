@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from letsbet.platform.bus.nats import Bus
+from letsbet.platform.bus.subscription import CoreSubscription
 from letsbet.platform.money import Money
 from letsbet.platform.observability import BET_SOCKETS_DROPPED, get_logger
 from letsbet.platform.runtime import Runtime
@@ -115,45 +115,19 @@ class BetChannel:
         self._inboxes: dict[uuid.UUID, set[Inbox]] = {}
         self._recent: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._recent_set: set[str] = set()
-        self._subscription: Subscription | None = None
-        self._nc: object | None = None
-        self._lock = asyncio.Lock()
+        self._feed = CoreSubscription(bus, SUBJECTS, self._on_message, name="bet_channel")
 
     @property
     def started(self) -> bool:
-        nc = self.bus.nc
-        return self._subscription is not None and nc is self._nc and nc is not None
+        return self._feed.started
 
     async def start(self) -> bool:
-        """Subscribe once per NATS connection; False while NATS is down (the next socket
-        retries). nats-py re-subscribes by itself after a reconnect."""
-        if self.started:
-            return True
-        async with self._lock:
-            nc = self.bus.nc
-            if self.started:
-                return True
-            if nc is None or not nc.is_connected:
-                return False
-            try:
-                self._subscription = await nc.subscribe(SUBJECTS, cb=self._on_message)
-                # Wait until the server has the subscription: a player told "authenticated"
-                # may place a bet at once, and its events must not pass us by.
-                await nc.flush(timeout=2)
-            except Exception as exc:  # closing or reconnecting: the next socket retries
-                log.warning("bet_channel.subscribe_failed", error=str(exc) or type(exc).__name__)
-                return False
-            self._nc = nc
-            log.info("bet_channel.started", subject=SUBJECTS)
-            return True
+        """Subscribe once per NATS connection (see platform/bus/subscription.py); False while
+        NATS is down (the next socket retries)."""
+        return await self._feed.start()
 
     async def stop(self) -> None:
-        subscription, self._subscription, self._nc = self._subscription, None, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except Exception:  # the connection is gone already: so is the subscription
-                log.debug("bet_channel.unsubscribe_failed")
+        await self._feed.stop()
 
     def join(self, user_id: uuid.UUID) -> Inbox:
         inbox = Inbox(user_id, self.queue_size)

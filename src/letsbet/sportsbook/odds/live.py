@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from letsbet.platform.bus.nats import Bus
+from letsbet.platform.bus.subscription import CoreSubscription
 from letsbet.platform.observability import ODDS_SLOW_DROPPED, get_logger
 from letsbet.platform.runtime import Runtime
 from letsbet.sportsbook.catalogue.service import format_odds
@@ -100,42 +100,19 @@ class OddsHub:
         self._followers: dict[int, set[Listener]] = {}
         self._seen: dict[int, int] = {}  # followed event → highest seq dispatched
         self._listeners: set[Listener] = set()
-        self._subscription: Subscription | None = None
-        self._nc: object | None = None
-        self._lock = asyncio.Lock()
+        self._feed = CoreSubscription(bus, SUBJECTS, self._on_message, name="odds_hub")
 
     @property
     def started(self) -> bool:
-        nc = self.bus.nc
-        return self._subscription is not None and nc is self._nc and nc is not None
+        return self._feed.started
 
     async def start(self) -> bool:
-        """Subscribe once per NATS connection; False while NATS is down (snapshots still work,
-        and the next subscribe retries). nats-py re-subscribes by itself after a reconnect."""
-        if self.started:
-            return True
-        async with self._lock:
-            nc = self.bus.nc
-            if self.started:
-                return True
-            if nc is None or not nc.is_connected:
-                return False
-            try:
-                self._subscription = await nc.subscribe(SUBJECTS, cb=self._on_message)
-            except Exception as exc:  # closing or reconnecting: the next socket retries
-                log.warning("odds_hub.subscribe_failed", error=str(exc) or type(exc).__name__)
-                return False
-            self._nc = nc
-            log.info("odds_hub.started", subject=SUBJECTS)
-            return True
+        """Subscribe once per NATS connection (see platform/bus/subscription.py); False while
+        NATS is down (the next socket retries)."""
+        return await self._feed.start()
 
     async def stop(self) -> None:
-        subscription, self._subscription, self._nc = self._subscription, None, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except Exception:  # the connection is gone already: so is the subscription
-                log.debug("odds_hub.unsubscribe_failed")
+        await self._feed.stop()
 
     # -- listeners -------------------------------------------------------------------------------
     def listen(self) -> Listener:
