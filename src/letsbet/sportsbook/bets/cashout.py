@@ -10,7 +10,7 @@ odds of that moment and pays only if the amount is unchanged; the bet is then se
 through the ledger exactly as settlement would settle a bet returning that amount.
 
 Errors (409 unless noted, rendered by the one error handler):
-    CashOutBetNotFound   404 bet_not_found           no such bet, or not the caller's
+    BetNotFound          404 bet_not_found           no such bet, or not the caller's
     CashOutUnavailable       cash_out_unavailable    details.reason: one of REASONS
     CashOutQuoteExpired      cash_out_quote_expired  unknown, expired, or for another bet
     CashOutQuoteChanged      cash_out_quote_changed  the price moved; details.amount is new
@@ -32,13 +32,13 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.compliance.tax import payout_breakdown, regime_for
-from letsbet.errors import Conflict, NotFound, Unavailable
+from letsbet.errors import Conflict, Unavailable
 from letsbet.ledger import service as ledger
 from letsbet.platform.bus.outbox import Event, record
 from letsbet.platform.money import Money
 from letsbet.platform.observability import BETS_PAID, BETS_SETTLED, get_logger
 from letsbet.sportsbook.bets import repository as repo
-from letsbet.sportsbook.bets.domain import LegResult, cash_out_quote, leg_factor
+from letsbet.sportsbook.bets.domain import BetNotFound, LegResult, cash_out_quote, leg_factor
 
 # Settlement's transfer builder is private but is exactly what cash-out posts (the player gets
 # the return less withholding, the rest is revenue); imported rather than copied so the two
@@ -65,12 +65,6 @@ REASONS = (
     "market_closed",  # an unsettled leg's market is closed, resulted or its event over
     "no_value",  # the quote rounds down to zero
 )
-
-
-class CashOutBetNotFound(NotFound):
-    # Same code as `endpoints.BetNotFound`: a bet the caller does not own is not revealed.
-    code = "bet_not_found"
-    message = "No such bet."
 
 
 class CashOutUnavailable(Conflict):
@@ -288,7 +282,7 @@ async def _owned_bet(
 ) -> Any:
     bet = await repo.bet_by_id(conn, bet_id, for_update=for_update)
     if bet is None or bet.user_id != user_id:
-        raise CashOutBetNotFound()
+        raise BetNotFound()
     return bet
 
 

@@ -33,7 +33,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from letsbet.errors import Unprocessable
+from letsbet.errors import NotFound, Unprocessable
 
 # Re-exported: the system helpers are part of this module's public surface.
 from letsbet.sportsbook.bets.systems import MAX_SYSTEM_LINES as MAX_SYSTEM_LINES
@@ -68,6 +68,13 @@ class OddsChangePolicy(StrEnum):
 
 
 # -- errors -----------------------------------------------------------------------------------
+class BetNotFound(NotFound):
+    """No such bet, or not the caller's: a bet the caller does not own is not revealed."""
+
+    code = "bet_not_found"
+    message = "No such bet."
+
+
 class TooManyLegs(Unprocessable):
     code = "too_many_legs"
     message = "Too many selections for this bet."

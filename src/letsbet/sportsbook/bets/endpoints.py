@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from letsbet.accounts.domain import Role
 from letsbet.compliance.geo.deps import MoneyLocation
-from letsbet.errors import LetsbetError, NotFound
+from letsbet.errors import LetsbetError
 from letsbet.platform.db import run_in_transaction
 from letsbet.platform.http import cursor as cursors
 from letsbet.platform.http.cursor import InvalidCursor
@@ -22,7 +22,7 @@ from letsbet.platform.money import Money, to_money
 from letsbet.platform.observability import BETS_PLACED, BETS_REJECTED, BETS_STAKED
 from letsbet.sportsbook.bets import placement
 from letsbet.sportsbook.bets import repository as repo
-from letsbet.sportsbook.bets.domain import BetType, OddsChangePolicy
+from letsbet.sportsbook.bets.domain import BetNotFound, BetType, OddsChangePolicy
 from letsbet.sportsbook.bets.schemas import (
     BetOut,
     BetPage,
@@ -38,11 +38,6 @@ from letsbet.sportsbook.bets.tables import bets
 from letsbet.tenants import get_tenant
 
 router = APIRouter(prefix="/api", tags=["bets"])
-
-
-class BetNotFound(NotFound):
-    code = "bet_not_found"
-    message = "No such bet."
 
 
 @router.post(
