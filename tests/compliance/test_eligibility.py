@@ -91,5 +91,5 @@ def test_amount_rules() -> None:
         check_amount(limited, country="KE", action=Action.DEPOSIT, amount=101)
     with pytest.raises(LossLimitReached) as refused:
         check_amount(limited, country="KE", action=Action.CRASH_BET, amount=101)
-    assert refused.value.details == {"period": "week", "limit": 1_000, "used": 900}
+    assert refused.value.details == {"period": "week", "limit": "10.00", "used": "9.00"}
     _decide(limited, Action.SPORTS_BET, amount=None)  # the stake is measured later

@@ -53,7 +53,7 @@ async def test_a_deposit_limit_binds_at_once_and_a_raise_waits(payments: Stack) 
     assert over.status_code == 422
     error = over.json()["error"]
     assert error["code"] == "deposit_limit_reached"
-    assert error["details"] == {"period": "day", "limit": 500_00, "used": 300_00}
+    assert error["details"] == {"period": "day", "limit": "500.00", "used": "300.00"}
 
     raised = await payments.http.put(
         f"{RG}/limits/deposit/day", json={"amount": "5000"}, headers=user.headers

@@ -43,6 +43,7 @@ from letsbet.compliance.geo.domain import Location, check_location
 from letsbet.compliance.responsible_gaming.domain import over_limit
 from letsbet.errors import Forbidden, Unprocessable
 from letsbet.platform.db import DriverSQL
+from letsbet.platform.money import Money
 from letsbet.tenants import get_tenant
 
 
@@ -274,14 +275,20 @@ def decide(
 
 def check_amount(inputs: Inputs, *, country: str, action: Action, amount: int) -> None:
     """The rules measured with the amount: the cap before KYC and the player's own limits."""
+    tenant = get_tenant(country)
+
+    def major(minor: int) -> str:  # details speak the API's money: "500.00", not 50000
+        return Money(minor, tenant.currency).format()
+
     if action == Action.DEPOSIT and not inputs.kyc_verified:
-        cap = get_tenant(country).deposit_cap_before_kyc
+        cap = tenant.deposit_cap_before_kyc
         if inputs.deposited_before_kyc + amount > cap:
-            raise DepositCapBeforeKyc(cap=cap, deposited=inputs.deposited_before_kyc)
+            raise DepositCapBeforeKyc(cap=major(cap), deposited=major(inputs.deposited_before_kyc))
     error = DepositLimitReached if action == Action.DEPOSIT else LossLimitReached
     for (period, _), limit, used in zip(PERIODS, inputs.limits, inputs.used, strict=True):
         if over_limit(used, amount, limit):
-            raise error(period=period, limit=limit, used=used)
+            assert limit is not None  # over_limit is False without a limit
+            raise error(period=period, limit=major(limit), used=major(used))
 
 
 async def read_inputs(
