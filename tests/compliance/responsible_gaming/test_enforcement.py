@@ -104,7 +104,11 @@ async def test_loss_limit_counts_open_stakes_and_a_raise_cools(
     over = await _bet(client, runtime, headers, "100.00")
     assert over.status_code == 422
     assert over.json()["error"]["code"] == "loss_limit_reached"
-    assert over.json()["error"]["details"] == {"period": "week", "limit": "250.00", "used": "200.00"}
+    assert over.json()["error"]["details"] == {
+        "period": "week",
+        "limit": "250.00",
+        "used": "200.00",
+    }
     assert (await _bet(client, runtime, headers, "50.00")).status_code == 201
 
     removed = await client.put(f"{RG}/limits/loss/week", json={"amount": None}, headers=headers)
