@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from letsbet.compliance import eligibility
 from letsbet.compliance.geo.domain import Location
 from letsbet.payments import repository as repo
 from letsbet.payments.domain import (
@@ -19,7 +18,6 @@ from letsbet.payments.domain import (
     deposit_split,
     hash_token,
     msisdn,
-    validate_amount,
 )
 from letsbet.payments.flutterwave import wire as flw
 from letsbet.payments.gateway import Gateway
@@ -28,11 +26,11 @@ from letsbet.payments.mpesa import wire as mpesa
 from letsbet.payments.service import (
     PaymentRequest,
     Requested,
+    admit,
     refused,
     regime_now,
     replay,
     tax_lines,
-    unit_of,
     unknown,
 )
 from letsbet.payments.settlement import payment_event
@@ -64,25 +62,15 @@ async def request_deposit(
         replayed = await replay(conn, key, request_hash)
         if replayed is not None:
             return replayed, None
-        validate_amount(
-            request.amount,
-            minimum=tenant.min_deposit,
-            maximum=tenant.max_deposit,
-            unit=unit_of(tenant),
-            currency=tenant.currency,
-            decimals=tenant.minor_units,
-        )
-        await eligibility.check(
+        contact = await admit(
             conn,
-            user_id=request.user_id,
-            country=tenant.code,
-            action=eligibility.Action.DEPOSIT,
+            request,
+            tenant,
+            direction=Direction.DEPOSIT,
             allowed_countries=allowed_countries,
-            amount=request.amount,
             location=location,
             now=now,
         )
-        contact = await repo.lock_user(conn, request.user_id)  # locked by eligibility already
         if tenant.payment_networks and request.network not in tenant.payment_networks:
             raise PaymentDestinationInvalid(
                 f"Choose your mobile money network: {', '.join(tenant.payment_networks)}."

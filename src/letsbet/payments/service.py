@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from letsbet.compliance import eligibility
+from letsbet.compliance.geo.domain import Location
 from letsbet.compliance.tax import TaxOverrides, regime_for
 from letsbet.compliance.tax.domain import TaxLine
 from letsbet.ledger.domain import canonical_hash
@@ -27,6 +29,7 @@ from letsbet.payments.domain import (
     PaymentIdempotencyConflict,
     Status,
     mask_phone,
+    validate_amount,
 )
 from letsbet.payments.gateway import Gateway
 from letsbet.payments.http import ProviderError, ProviderUnavailable
@@ -95,6 +98,41 @@ def regime_now(gateway: Gateway, tenant: Tenant, now: datetime) -> Any:
         s.tax_ggr_rate, s.tax_wht_rate, s.tax_threshold, tenant.minor_units
     )
     return regime_for(tenant.code, now, overrides=overrides)
+
+
+async def admit(
+    conn: AsyncConnection,
+    request: PaymentRequest,
+    tenant: Tenant,
+    *,
+    direction: Direction,
+    allowed_countries: list[str],
+    location: Location | None,
+    now: datetime,
+) -> Any:
+    """The rules every new payment passes, in order: the tenant's amount bounds for its
+    direction, then eligibility (one check for every money path). Returns the player's row,
+    locked (eligibility locked it already)."""
+    deposit = direction == Direction.DEPOSIT
+    validate_amount(
+        request.amount,
+        minimum=tenant.min_deposit if deposit else tenant.min_withdrawal,
+        maximum=tenant.max_deposit if deposit else tenant.max_withdrawal,
+        unit=unit_of(tenant),
+        currency=tenant.currency,
+        decimals=tenant.minor_units,
+    )
+    await eligibility.check(
+        conn,
+        user_id=request.user_id,
+        country=tenant.code,
+        action=eligibility.Action.DEPOSIT if deposit else eligibility.Action.WITHDRAWAL,
+        allowed_countries=allowed_countries,
+        amount=request.amount,
+        location=location,
+        now=now,
+    )
+    return await repo.lock_user(conn, request.user_id)
 
 
 async def replay(conn: AsyncConnection, key: str, request_hash: str) -> Requested | None:

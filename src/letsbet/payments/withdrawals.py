@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from letsbet.compliance import eligibility
 from letsbet.compliance.geo.domain import Location
 from letsbet.ledger import service as ledger
 from letsbet.payments import repository as repo
@@ -19,7 +18,6 @@ from letsbet.payments.domain import (
     Status,
     hash_token,
     msisdn,
-    validate_amount,
     withdrawal_split,
 )
 from letsbet.payments.flutterwave import wire as flw
@@ -29,6 +27,7 @@ from letsbet.payments.mpesa import wire as mpesa
 from letsbet.payments.service import (
     PaymentRequest,
     Requested,
+    admit,
     mark_pending,
     refused,
     regime_now,
@@ -66,25 +65,15 @@ async def request_withdrawal(
         replayed = await replay(conn, key, request_hash)
         if replayed is not None:
             return replayed, None
-        validate_amount(
-            request.amount,
-            minimum=tenant.min_withdrawal,
-            maximum=tenant.max_withdrawal,
-            unit=unit_of(tenant),
-            currency=tenant.currency,
-            decimals=tenant.minor_units,
-        )
-        await eligibility.check(
+        contact = await admit(
             conn,
-            user_id=request.user_id,
-            country=tenant.code,
-            action=eligibility.Action.WITHDRAWAL,
+            request,
+            tenant,
+            direction=Direction.WITHDRAWAL,
             allowed_countries=allowed_countries,
-            amount=request.amount,
             location=location,
             now=now,
         )
-        contact = await repo.lock_user(conn, request.user_id)  # locked by eligibility already
         destination = _destination(tenant, request, contact.phone)
         regime = regime_now(gateway, tenant, now)
         split = withdrawal_split(regime, request.amount, unit_of(tenant))
