@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from letsbet.accounts.tokens import Principal
 from letsbet.crash.fairness import format_multiplier
 from letsbet.crash.service import BetView
+from letsbet.platform.http.frames import FrameError, parse_frame
 from letsbet.platform.http.socket_auth import Auth
 from letsbet.platform.money import MajorAmount, Money
 
@@ -54,20 +55,10 @@ COMMANDS = (PlaceBet, Cashout)
 
 def parse(raw: str | bytes) -> Message | str:
     """The client's message, or the error frame answering it."""
-    if len(raw) > MAX_MESSAGE_CHARS:
-        return error("invalid_message", f"Messages are at most {MAX_MESSAGE_CHARS} characters.")
-    try:
-        return ClientMessage.validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        if first["type"] == "json_invalid":
-            return error("invalid_json", "The message is not valid JSON.")
-        if first["type"] in ("union_tag_not_found", "model_attributes_type", "model_type"):
-            return error("invalid_message", "A message is an object with an action.")
-        if first["type"] == "union_tag_invalid":
-            return error("unknown_action", "action must be auth, place_bet, cashout or ping.")
-        where = ".".join(str(part) for part in first["loc"][1:]) or "message"
-        return error("invalid_message", f"{where}: {first['msg']}.")
+    parsed = parse_frame(
+        ClientMessage, raw, max_chars=MAX_MESSAGE_CHARS, actions="auth, place_bet, cashout or ping"
+    )
+    return error(parsed.code, parsed.message) if isinstance(parsed, FrameError) else parsed
 
 
 # -- frames ----------------------------------------------------------------------------------------

@@ -40,11 +40,12 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, WebSocket
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.websockets import WebSocketDisconnect
 
 from letsbet.accounts.tokens import Principal
 from letsbet.compliance.responsible_gaming import reality
+from letsbet.platform.http.frames import FrameError, parse_frame
 from letsbet.platform.http.socket_auth import (
     AUTH_TIMEOUT,
     TOO_MANY,
@@ -85,20 +86,9 @@ ClientMessage = TypeAdapter[Auth | Ping](Annotated[Auth | Ping, Field(discrimina
 
 def parse(raw: str | bytes) -> Auth | Ping | str:
     """The client's message, or the error frame answering it."""
-    if len(raw) > MAX_MESSAGE_CHARS:
-        return error("invalid_message", f"Messages are at most {MAX_MESSAGE_CHARS} characters.")
-    try:
-        return ClientMessage.validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        if first["type"] == "json_invalid":
-            return error("invalid_json", "The message is not valid JSON.")
-        if first["type"] == "union_tag_not_found":
-            return error("invalid_message", "action is required.")
-        if first["type"] == "union_tag_invalid":
-            return error("unknown_action", "action must be auth or ping.")
-        where = ".".join(str(part) for part in first["loc"][1:]) or "message"
-        return error("invalid_message", f"{where}: {first['msg']}.")
+    actions = "auth or ping"
+    parsed = parse_frame(ClientMessage, raw, max_chars=MAX_MESSAGE_CHARS, actions=actions)
+    return error(parsed.code, parsed.message) if isinstance(parsed, FrameError) else parsed
 
 
 def error(code: str, message: str) -> str:

@@ -41,10 +41,11 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, WebSocket
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.websockets import WebSocketDisconnect
 
 from letsbet.errors import LetsbetError
+from letsbet.platform.http.frames import FrameError, parse_frame
 from letsbet.platform.http.middleware import client_ip
 from letsbet.platform.http.ratelimit import RateLimiter
 from letsbet.platform.observability import ODDS_SNAPSHOT_SECONDS, ODDS_SOCKETS, get_logger
@@ -91,20 +92,10 @@ ClientMessage = TypeAdapter[Subscribe | Unsubscribe | Ping](
 
 def parse(raw: str | bytes) -> Subscribe | Unsubscribe | Ping | str:
     """The client's message, or the error frame answering it."""
-    if len(raw) > MAX_MESSAGE_CHARS:
-        return error("invalid_message", f"Messages are at most {MAX_MESSAGE_CHARS} characters.")
-    try:
-        return ClientMessage.validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        if first["type"] == "json_invalid":
-            return error("invalid_json", "The message is not valid JSON.")
-        if first["type"] == "union_tag_not_found":
-            return error("invalid_message", "action is required.")
-        if first["type"] == "union_tag_invalid":
-            return error("unknown_action", "action must be subscribe, unsubscribe or ping.")
-        where = ".".join(str(part) for part in first["loc"][1:]) or "message"
-        return error("invalid_message", f"{where}: {first['msg']}.")
+    parsed = parse_frame(
+        ClientMessage, raw, max_chars=MAX_MESSAGE_CHARS, actions="subscribe, unsubscribe or ping"
+    )
+    return error(parsed.code, parsed.message) if isinstance(parsed, FrameError) else parsed
 
 
 # -- server frames -------------------------------------------------------------------------------
